@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import tempfile
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from lemur_agents.models import load_model
 from lemur_bench import run_suite
@@ -27,14 +28,16 @@ from lemur_core import atomic_write_text
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The default listen backlog (5) drops connections under 32 concurrent clients and the
+    # kernel's SYN retry (1 s) would then be measured as harness time.
+    request_queue_size = 256
     latency = 0.05
-    busy = 0.0
-    requests = 0
-    lock = threading.Lock()
+    requests: Any = None  # a multiprocessing.Value shared with the parent
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as real OpenAI-compatible servers do
 
     def log_message(self, *args: object) -> None:
         pass
@@ -43,9 +46,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length))
         time.sleep(self.server.latency)
-        with self.server.lock:
-            self.server.busy += self.server.latency
-            self.server.requests += 1
+        with self.server.requests.get_lock():
+            self.server.requests.value += 1
         question = body["messages"][-1]["content"]
         # A GSM8K-style answer: the scorer runs on real text.
         reply = "The answer is 12." if "fixture" in question else "The answer is 3."
@@ -84,26 +86,36 @@ def _tasks(root: Path, n: int) -> Path:
     return root
 
 
+def _serve(latency: float, requests: Any, ports: Any) -> None:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.latency = latency
+    server.requests = requests
+    ports.put(server.server_port)
+    server.serve_forever()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=256)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.latency = args.latency
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"openai:http://127.0.0.1:{server.server_port}/v1?concurrency={args.concurrency}#fake"
+    # The server runs in its own process, as a real one would: its CPU time must not be
+    # taken from the harness under measurement (they would share one GIL in a thread).
+    ctx = multiprocessing.get_context("spawn")
+    requests, ports = ctx.Value("i", 0), ctx.Queue()
+    server = ctx.Process(target=_serve, args=(args.latency, requests, ports), daemon=True)
+    server.start()
+    port = ports.get(timeout=60)
+    url = f"openai:http://127.0.0.1:{port}/v1?concurrency={args.concurrency}#fake"
     with tempfile.TemporaryDirectory() as tmp:
         root = _tasks(Path(tmp) / "tasks", args.episodes)
         model = load_model(url)
         # Sequential: one episode per run_suite call with concurrency 1, as upstream loops do.
-        server.busy = 0.0
         t0 = time.perf_counter()
         seq_dir = Path(tmp) / "seq"
         run_suite("gsm8k", url, seq_dir, tasks_dir=root, concurrency=1, model=model, progress=False)
         seq = time.perf_counter() - t0
-        server.busy = 0.0
         t0 = time.perf_counter()
         run_suite(
             "gsm8k",
@@ -119,10 +131,10 @@ def main() -> None:
         # (rounds = ceil(episodes / concurrency) with one-turn episodes).
         rounds = -(-args.episodes // args.concurrency)
         overhead = max(0.0, batched - rounds * args.latency) / batched
-    server.shutdown()
+    server.terminate()
     n = args.episodes
     print(f"episodes: {n}, latency {args.latency * 1000:.0f} ms, concurrency {args.concurrency}")
-    print(f"server requests: {server.requests}")
+    print(f"server requests: {requests.value}")
     print(f"sequential (one by one): {seq:.2f} s = {n / seq:.1f} episodes/s")
     print(f"lemur-bench runner:      {batched:.2f} s = {n / batched:.1f} episodes/s")
     print(f"speed-up over sequential: {seq / batched:.1f}x")

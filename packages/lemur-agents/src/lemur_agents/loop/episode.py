@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,12 @@ def _jsonable(value: Any) -> Any:
 
 
 def _versions() -> dict[str, str]:
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> dict[str, str]:
+    # Reading package metadata parses files (~1 ms each): once per process, not per episode.
     out = {}
     for name in ("lemur-agents", "lemur-core", "gymnasium"):
         try:
