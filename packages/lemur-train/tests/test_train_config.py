@@ -68,3 +68,20 @@ def test_mesh_resolution() -> None:
         MeshConfig.parse("fsdp=4").resolve(8)
     with pytest.raises(ValueError, match="bad mesh entry"):
         MeshConfig.parse("model=2")
+
+
+def test_batch_that_cannot_split_over_the_mesh_names_the_fix() -> None:
+    cfg = TrainConfig.preset("tiny").model_copy(
+        update={
+            "global_batch_rows": 6,
+            "microbatches": 1,
+            "mesh": MeshConfig.parse("data=2,fsdp=2"),
+        }
+    )
+    with pytest.raises(
+        ValueError, match=r"6 rows .* data x fsdp = 2 x 2 = 4 .* global_batch_rows=8"
+    ):
+        cfg.check_mesh_fit(4)
+    assert cfg.model_copy(update={"global_batch_rows": 8}).check_mesh_fit(4) == (2, 2, 1)
+    # microbatches split the rows first: 16 rows in 4 micro-batches of 4 fit data x fsdp = 4.
+    assert cfg.model_copy(update={"global_batch_rows": 16, "microbatches": 4}).check_mesh_fit(4)

@@ -47,3 +47,10 @@ def test_tiny_preset_plans_with_stated_assumptions() -> None:
     assert result.devices == 1 and result.fits
     assert any("vocab_size assumed" in a for a in result.advice)
     assert any("seq_len assumed" in a for a in result.advice)
+
+
+def test_plan_flags_a_batch_that_cannot_split_over_the_mesh() -> None:
+    odd = TrainConfig.preset("lemur-70b").model_copy(update={"global_batch_rows": 1000})
+    result = plan(odd, mesh=MeshConfig.parse("fsdp=256"), chip="tpu-v4")
+    assert not result.fits
+    assert any("will not start" in a and "multiple of 256" in a for a in result.advice)

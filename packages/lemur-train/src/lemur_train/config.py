@@ -205,6 +205,23 @@ class TrainConfig(_Frozen):
             )
         return self
 
+    def check_mesh_fit(self, num_devices: int) -> tuple[int, int, int]:
+        """The resolved mesh for ``num_devices``; a ``ValueError`` naming the fix when a micro-batch
+        cannot be split evenly over the data x fsdp axes (rows are sharded over both)."""
+        data, fsdp, tensor = self.mesh.resolve(num_devices)
+        rows = self.global_batch_rows // self.microbatches
+        if rows % (data * fsdp):
+            multiple = data * fsdp
+            raise ValueError(
+                f"a micro-batch of {rows} rows (global_batch_rows={self.global_batch_rows} / "
+                f"microbatches={self.microbatches}) cannot be split over data x fsdp = "
+                f"{data} x {fsdp} = {multiple} shards on {num_devices} devices; make "
+                f"global_batch_rows / microbatches a multiple of {multiple} (e.g. "
+                f"global_batch_rows={-(-rows // multiple) * multiple * self.microbatches}) or "
+                "change the mesh"
+            )
+        return data, fsdp, tensor
+
     @property
     def tokens_per_step(self) -> int:
         """Tokens per optimizer step (needs a resolved ``seq_len``)."""

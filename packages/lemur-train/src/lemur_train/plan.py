@@ -164,6 +164,12 @@ def plan(
         if -1 in (mesh.data, mesh.fsdp, mesh.tensor):
             notes.append(f"mesh {mesh.spelled()}: -1 axis taken as 1 (pass devices=N)")
     sizes = mesh_axis_sizes(mesh, devices)
+    starts = True
+    try:
+        config.model_copy(update={"mesh": mesh}).check_mesh_fit(devices)
+    except ValueError as err:  # still plan it: the memory figures show what to change
+        starts = False
+        notes.append(f"this config will not start: {err}")
     cfg = config.model
     if cfg.vocab_size is None:
         cfg = cfg.model_copy(update={"vocab_size": 32000})
@@ -203,7 +209,7 @@ def plan(
     flops_tok = train_flops_per_token(cfg, seq_len)
     tokens_step = config.global_batch_rows * seq_len
     step_s = tokens_step * flops_tok / (devices * hw.peak_flops * assumed_mfu)
-    fits = total <= hw.hbm_bytes * _HEADROOM
+    fits = starts and total <= hw.hbm_bytes * _HEADROOM
     advice = _advice(config, sizes, rows, params_b * 4, gathered, acts, hw.hbm_bytes * _HEADROOM)
     compiled = _compiled_gib(config, mesh) if compile else None
     return TrainPlan(

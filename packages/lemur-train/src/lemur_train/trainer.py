@@ -159,6 +159,7 @@ def train(
     _check_run_dir(out, cfg)
     maybe_init_distributed(cfg.distributed)
 
+    cfg.check_mesh_fit(jax.device_count())
     mesh = make_mesh(cfg.mesh)
     model = build_model(cfg.model, cfg.compute_dtype, cfg.remat)
     schedule = lr_schedule(cfg.optimizer, cfg.steps)
