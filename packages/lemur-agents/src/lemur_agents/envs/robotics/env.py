@@ -6,6 +6,10 @@ outputs are compared with the reference's on the host with numeric tolerance. Al
 passing gives reward 1 and ends the episode; otherwise the observation shows the first failing
 case (inputs, expected, got) or the traceback, for the next attempt (5 turns by default, as
 the paper's RoboCodeGen setting).
+
+Tasks are the eight built-in problems, or those of a task file (``config.tasks_path``, the
+JSON lines of :mod:`lemur_agents.envs.robotics.task_file`). A file's reference solutions are
+data, not the project's code, so they run in the sandbox too, once per task.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from lemur_agents.envs.robotics.problems import (
     outputs_match,
     reference_outputs,
 )
+from lemur_agents.envs.robotics.task_file import load_tasks
 from lemur_agents.sandbox import Sandbox, SandboxLimits
 
 _FENCE = re.compile(r"```(?:python|py|python3)?[ \t]*\n(.*?)\n?```", re.S)
@@ -78,8 +83,11 @@ class RoboticsConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    seed: int = 0
-    cases: int = Field(8, ge=1, description="seeded test cases per problem")
+    tasks_path: Path | None = Field(
+        None, description="a RoboticsAPI task file (JSON lines); default: the built-in problems"
+    )
+    seed: int = Field(0, description="seeds the built-in problems' test inputs")
+    cases: int = Field(8, ge=1, description="seeded test cases per built-in problem")
     max_turns: int = Field(5, ge=1)
     tolerance: float = Field(1e-4, gt=0)
     run_timeout_s: float = Field(20.0, gt=0)
@@ -99,18 +107,41 @@ class RoboticsApiEnv(TextTaskEnv[RoboticsTask]):
     ) -> None:
         cfg = config if isinstance(config, RoboticsConfig) else RoboticsConfig(**(config or {}))
         self.config = cfg
+        # References the caller built (or the built-in ones) run on the host; a file's do not.
+        self._sandboxed_references = tasks is None and cfg.tasks_path is not None
         if tasks is None:
-            tasks = fixture_tasks(seed=cfg.seed, cases=cfg.cases)
+            if cfg.tasks_path is not None:
+                tasks = load_tasks(cfg.tasks_path)
+            else:
+                tasks = fixture_tasks(seed=cfg.seed, cases=cfg.cases)
         super().__init__(tasks, cfg.max_turns)
         self.sandbox = Sandbox(cfg.limits)
         self.isolation = self.sandbox.isolation_level
         self._cases: list[dict[str, Any]] = []
         self._expected: list[Any] = []
+        self._expected_by_task: dict[str, list[Any]] = {}
 
     def _start(self, task: RoboticsTask) -> str:
         self._cases = make_cases(task)
-        self._expected = reference_outputs(task, self._cases)
+        if task.task_id not in self._expected_by_task:
+            self._expected_by_task[task.task_id] = (
+                self._sandboxed_reference_outputs(task)
+                if self._sandboxed_references
+                else reference_outputs(task, self._cases)
+            )
+        self._expected = self._expected_by_task[task.task_id]
         return task.instruction
+
+    def _sandboxed_reference_outputs(self, task: RoboticsTask) -> list[Any]:
+        report = self.run_solution(task.reference)
+        failed = [r["error"] for r in report.get("results", []) if "error" in r]
+        if "error" in report or failed:
+            error = report.get("error") or failed[0]
+            raise RuntimeError(
+                f"task {task.task_id!r} of {self.config.tasks_path}: its reference solution "
+                f"fails, so the task cannot be checked; fix the task file:\n{error}"
+            )
+        return [r["value"] for r in report["results"]]
 
     def run_solution(self, code: str) -> dict[str, Any]:
         """Run ``code`` on every case in the sandbox; ``{"results": [...]}`` or ``{"error"}``."""
@@ -173,16 +204,3 @@ class RoboticsApiEnv(TextTaskEnv[RoboticsTask]):
     def close(self) -> None:
         """Remove the sandbox's scratch directories."""
         self.sandbox.close()
-
-
-def write_tasks(tasks: Sequence[RoboticsTask], path: str | Path) -> Path:
-    """Write tasks as JSON lines (for :func:`load_tasks`)."""
-    from lemur_core import atomic_write_text
-
-    return atomic_write_text(path, "".join(t.model_dump_json() + "\n" for t in tasks))
-
-
-def load_tasks(path: str | Path) -> list[RoboticsTask]:
-    """Read tasks written by :func:`write_tasks`."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [RoboticsTask.model_validate_json(line) for line in lines if line.strip()]

@@ -1,9 +1,12 @@
-"""RoboCodeGen-style problems: a function to write, a reference, and seeded random test inputs.
+"""RoboCodeGen-style problems: a function to write, a reference, and its test inputs.
 
-Each problem's inputs are drawn from ``random.Random(f"{task_id}/{seed}")`` together with a
-random scene, so a task's test cases are fixed by its seed. Expected outputs come from running
-the reference solution against :data:`~lemur_agents.envs.robotics.api.API_SOURCE` on the host
-(the references are the project's own code); the agent's outputs come from the sandbox.
+A built-in problem's inputs are drawn from ``random.Random(f"{task_id}/{seed}")`` together with
+a random scene, so a task's test cases are fixed by its seed; a task may instead list explicit
+``test_cases`` (scene and arguments), which is how a task file adds a function that has no
+built-in input generator. Expected outputs come from running the reference solution against
+:data:`~lemur_agents.envs.robotics.api.API_SOURCE`: :func:`reference_outputs` does it on the
+host for the project's own problems; the env runs references read from a task file in the
+sandbox, like the agent's code.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lemur_agents.envs.base import TaskSpec
 from lemur_agents.envs.robotics.api import API_DOC, API_SOURCE, Scene, random_scene
@@ -21,14 +24,39 @@ from lemur_agents.envs.robotics.api import API_DOC, API_SOURCE, Scene, random_sc
 Point = list[float]
 
 
+class RoboticsCase(BaseModel):
+    """One explicit test case: the objects on the table and the function's arguments (lists of
+    numbers arrive as numpy arrays, as in the seeded cases)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scene: Scene
+    args: tuple[Any, ...]
+
+
 class RoboticsTask(TaskSpec):
-    """One function to write over the robotics API, checked on ``cases`` seeded inputs."""
+    """One function to write over the robotics API, checked on ``cases`` seeded inputs or on
+    the given ``test_cases``."""
 
     entry_point: str
     signature: str
-    reference: str = Field(description="a correct implementation (the project's own)")
-    seed: int = 0
-    cases: int = Field(8, ge=1)
+    reference: str = Field(description="a correct implementation over the robotics API")
+    seed: int = Field(0, description="seeds the built-in input generator")
+    cases: int = Field(8, ge=1, description="seeded cases (when test_cases is not given)")
+    test_cases: tuple[RoboticsCase, ...] | None = Field(
+        None, min_length=1, description="explicit cases instead of the seeded ones"
+    )
+
+    @model_validator(mode="after")
+    def _has_inputs(self) -> RoboticsTask:
+        if not self.entry_point.isidentifier():
+            raise ValueError(f"entry_point {self.entry_point!r} is not a Python identifier")
+        if self.test_cases is None and self.entry_point not in _INPUTS:
+            raise ValueError(
+                f"entry_point {self.entry_point!r} has no built-in input generator (those are "
+                f"{', '.join(sorted(_INPUTS))}); give test_cases"
+            )
+        return self
 
 
 def _pt(rng: random.Random) -> Point:
@@ -140,7 +168,10 @@ def fixture_tasks(seed: int = 0, cases: int = 8) -> list[RoboticsTask]:
 
 
 def make_cases(task: RoboticsTask) -> list[dict[str, Any]]:
-    """The task's seeded cases: ``{"scene": ..., "args": [...]}`` (JSON-ready)."""
+    """The task's cases, ``{"scene": ..., "args": [...]}`` (JSON-ready): its ``test_cases``
+    when given, else ``cases`` seeded ones."""
+    if task.test_cases is not None:
+        return [{"scene": c.scene.as_api_state(), "args": list(c.args)} for c in task.test_cases]
     rng = random.Random(f"{task.task_id}/{task.seed}")
     make = _INPUTS[task.entry_point]
     out = []
