@@ -171,9 +171,27 @@ class ActionSchema(BaseModel):
         """Re-check an :class:`Action` built by hand; returns it with defaults filled in."""
         return self.bind(action.name, action.args)
 
-    def describe(self) -> str:
-        """One line per action (its Python signature), for system prompts."""
-        return "\n".join(
-            a.signature_text() + (f": {a.description}" if a.description else "")
-            for a in self.actions
-        )
+    def describe(self, representation: Literal["python", "symbolic"] = "python") -> str:
+        """One line per action, for system prompts: its Python signature
+        (``click(id: int): click the element``) or its symbolic template with the parameters
+        named (``click [id]: click the element``)."""
+        lines = []
+        for spec in self.actions:
+            if representation == "python":
+                form, notes = spec.signature_text(), [spec.description]
+            else:
+                form = _PLACEHOLDER.sub(lambda m: m.group(1), spec.symbolic)
+                # The template hides what a signature shows: how flags are written, the choices.
+                notes = [spec.description] + [_symbolic_note(p) for p in spec.params]
+            text = "; ".join(n for n in notes if n)
+            lines.append(f"{form}: {text}" if text else form)
+        return "\n".join(lines)
+
+
+def _symbolic_note(param: Param) -> str:
+    if param.kind == "bool":
+        default = "" if param.default is None else f" (default {int(param.default)})"
+        return f"{param.name} is 1 or 0{default}"
+    if param.kind == "choice":
+        return f"{param.name} is one of {', '.join(param.choices)}"
+    return ""
