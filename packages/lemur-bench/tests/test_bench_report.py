@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from lemur_bench import write_report, write_viewer
 from lemur_bench.metrics import bootstrap_ci, delta_feedback, micro_average, success_by_turn
+from lemur_bench.report.tables import PaperReference, build_tables, paper_reference
 from lemur_bench.summary import summarize
 from lemur_core import (
     EpisodeRecord,
@@ -88,7 +89,9 @@ def test_report_has_paper_tables_one_row_per_model_and_the_figures(tmp_path: Pat
     for title in ("Table 3", "Table 4", "Table 5", "Table 6", "Table 7"):
         assert title in md
     assert "| lemur-tiny | 50.0 |" in md and "| smollm2 | 50.0 |" in md  # MMLU column first
-    assert "Lemur-70B-Chat (paper)" in md
+    # Reference rows carry their source, and the source is spelled out under the table.
+    assert "| Lemur-70B-Chat [ntunlp] | – | – | 66.3 |" in md
+    assert "[ntunlp] Secondary copy citing the Lemur paper" in md
     fig4 = tmp_path / "report" / "fig4_success_by_turn_intercode-sql.png"
     assert fig4 in files and fig4.read_bytes()[:4] == b"\x89PNG"
     assert "<table>" in (tmp_path / "report" / "report.html").read_text()
@@ -149,3 +152,21 @@ def test_viewer_loads_in_headless_chromium_and_shows_every_turn(tmp_path: Path) 
         assert page.locator("details.ep").count() == sum(r.success for r in records)
         browser.close()
     assert not errors
+
+
+def test_every_shipped_reference_cell_lands_in_a_column_of_its_table() -> None:
+    ref = paper_reference()
+    tables = {t.key: t for t in build_tables([])}
+    for key, rows in ref.tables.items():
+        table = tables[key]  # a reference table key that no table has would fail here
+        for r in rows:
+            shown = next(row for row in table.rows if row[0] == f"{r.model} [{r.source}]")
+            for column, value in r.cells.items():
+                assert shown[table.header.index(column)] == f"{value:.1f}"
+
+
+def test_reference_rows_name_a_known_source() -> None:
+    data = paper_reference().model_dump()
+    data["tables"]["table3"][0]["source"] = "my memory"
+    with pytest.raises(ValueError, match="names source 'my memory', which is not under sources"):
+        PaperReference.model_validate(data)

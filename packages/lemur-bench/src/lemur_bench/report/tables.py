@@ -19,6 +19,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from lemur_bench.registry import TASKS, Suite
 
@@ -34,10 +35,49 @@ class Table:
     notes: list[str]
 
 
-def paper_reference() -> dict[str, Any]:
-    """The reference rows shipped with the package."""
+class RefRow(BaseModel):
+    """A reference row: a published model's numbers, with the source they were read from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    source: str
+    cells: dict[str, float]
+
+
+class RefSource(BaseModel):
+    """Where reference numbers come from: a description and a URL."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str
+    url: str
+
+
+class PaperReference(BaseModel):
+    """``paper_reference.yaml``: the sources, and rows per table key (``table3`` ... ``table7``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sources: dict[str, RefSource]
+    tables: dict[str, list[RefRow]]
+
+    @model_validator(mode="after")
+    def _sources_known(self) -> PaperReference:
+        for key, rows in self.tables.items():
+            for row in rows:
+                if row.source not in self.sources:
+                    raise ValueError(
+                        f"{key} row '{row.model}' names source '{row.source}', which is not "
+                        f"under sources: ({', '.join(self.sources)})"
+                    )
+        return self
+
+
+def paper_reference() -> PaperReference:
+    """The reference rows shipped with the package (validated)."""
     text = resources.files("lemur_bench.report").joinpath("paper_reference.yaml").read_text("utf-8")
-    return dict(yaml.safe_load(text))
+    return PaperReference.model_validate(yaml.safe_load(text))
 
 
 def _pct(x: float | None) -> str:
@@ -53,21 +93,37 @@ def _avg(vals: list[float | None]) -> float | None:
     return sum(got) / len(got) if got else None
 
 
-def _ref_rows(ref: dict[str, Any], key: str, header: list[str]) -> list[list[str]]:
-    rows = []
-    for model, cells in (ref.get("tables", {}).get(key) or {}).items():
-        row = [f"{model} (paper)"]
-        for col in header[1:]:
-            v = cells.get(col)
-            row.append("–" if v is None else f"{float(v):.1f}")
-        rows.append(row)
-    return rows
+def _with_refs(
+    ref: PaperReference, key: str, header: list[str], rows: list[list[str]], notes: list[str]
+) -> tuple[list[list[str]], list[str]]:
+    """``rows`` followed by the reference rows of table ``key`` (labelled with their source),
+    and ``notes`` followed by one line per source used. A reference cell whose column is not in
+    ``header`` is an error, so a typo in the YAML cannot silently drop a number."""
+    out, used = list(rows), []
+    for r in ref.tables.get(key, []):
+        unknown = sorted(set(r.cells) - set(header[1:]))
+        if unknown:
+            raise ValueError(
+                f"paper_reference.yaml {key} row '{r.model}': unknown column(s) {unknown}; "
+                f"the table's columns are {header[1:]}"
+            )
+        out.append(
+            [f"{r.model} [{r.source}]"]
+            + ["–" if r.cells.get(c) is None else f"{r.cells[c]:.1f}" for c in header[1:]]
+        )
+        if r.source not in used:
+            used.append(r.source)
+    notes = list(notes) + [
+        f"[{name}] {ref.sources[name].text} ({ref.sources[name].url})" for name in used
+    ]
+    if used:
+        notes.append("Reference rows are published numbers, not re-run here; '–' = not traced.")
+    return out, notes
 
 
 def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
     """Tables 3-7 for the runs whose ``summary.json`` contents are given (one per model)."""
     ref = paper_reference()
-    caveat = f"Reference rows: {ref.get('source', 'paper')}."
     out = []
     # Table 3
     text_cols, code_cols = _columns(Suite.TEXT), _columns(Suite.CODE)
@@ -89,8 +145,7 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
             "table3",
             "Table 3 — foundational abilities (text and code)",
             header,
-            rows + _ref_rows(ref, "table3", header),
-            [caveat, "Greedy decoding; pass@1 for code."],
+            *_with_refs(ref, "table3", header, rows, ["Greedy decoding; pass@1 for code."]),
         )
     )
     for key, suite, title in (
@@ -98,7 +153,7 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
         ("table5", Suite.SELF_DEBUG, "Table 5 — self-debugging with environment feedback"),
         ("table7", Suite.EXPLORE, "Table 7 — exploration in partially observable environments"),
     ):
-        cols = [(n, c) for n, c in _columns(suite) if not (False)]
+        cols = _columns(suite)
         if suite is Suite.TOOLS:
             cols = [
                 (n, c)
@@ -114,7 +169,7 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
             if suite is not Suite.EXPLORE:
                 cells.append(_pct(s.get("micro_average", {}).get(suite.value)))
             rows.append([s["model"], *cells])
-        out.append(Table(key, title, header, rows + _ref_rows(ref, key, header), [caveat]))
+        out.append(Table(key, title, header, *_with_refs(ref, key, header, rows, [])))
     nl_cols = _columns(Suite.NL_FEEDBACK, nl=True)
     header = ["Model"] + [f"{c} {part}" for _, c in nl_cols for part in ("w/o", "w/", "Δ")]
     rows = []
@@ -134,8 +189,7 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
             "table6",
             "Table 6 — with vs without simulated-user feedback (Δfeedback, paired)",
             header,
-            rows + _ref_rows(ref, "table6", header),
-            [caveat],
+            *_with_refs(ref, "table6", header, rows, []),
         ),
     )
     return out
