@@ -15,6 +15,8 @@ from lemur_bench import __version__
 
 app = typer.Typer(help="lemur-bench: the paper's benchmark suite", no_args_is_help=True)
 console = Console()
+if not console.is_terminal:  # piped or captured: rich's 80-column default would wrap every cell
+    console = Console(width=200)
 
 
 @app.command()
@@ -29,7 +31,9 @@ def list_tasks(suite: Annotated[str, typer.Option(help="suite to show")] = "all"
     from lemur_bench.registry import SUITE_TABLE, Suite, suite_tasks
 
     table = Table(title=f"lemur-bench suite '{suite}'")
-    for col in ("task", "suites", "paper setting", "turns", "shots", "env", "scorer", "data"):
+    # The task name is what users copy into --suite: never wrapped or cut.
+    table.add_column("task", no_wrap=True, min_width=max(len(t.name) for t in suite_tasks(suite)))
+    for col in ("suites", "paper setting", "turns", "shots", "env", "scorer", "data"):
         table.add_column(col)
     for t in suite_tasks(suite):
         src = t.source.hf_name or t.source.local_path or ""
