@@ -2,10 +2,12 @@
 
 ``write_fixtures(out_dir)`` writes a small tasks directory that ``run_suite(..., tasks_dir=...)``
 reads exactly as it reads the upstream data (MINT JSON Lines, InterCode JSON lists, HF-style
-rows, Spider's ``database/<db>/<db>.sqlite`` layout), and ``scripted_agent.json``: a
+rows, Spider's ``database/<db>/<db>.sqlite`` layout; RoboCodeGen, which has no published data
+file, in lemur-agents' RoboticsAPI task-file format), and ``scripted_agent.json``: a
 ``scripted:`` model file (lemur-agents' ``ScriptFile``) that answers most fixture tasks
 correctly and a few wrongly on purpose, so a run exercises both verdicts of every scorer, and
-solves the MINT tasks on their second turn, so success-by-turn has a shape.
+solves the MINT tasks on their second turn and the RoboCodeGen ones on turns 1, 2 and never,
+so success-by-turn has a shape.
 
 The problems are written for this project (HumanEval-style, MBPP-style, ...), not copied.
 """
@@ -400,37 +402,114 @@ def _agents(out: Path, scripts: list[dict[str, Any]]) -> None:
             f"```sql\n{t.gold}\n```" if i % 3 != 2 else "```sql\nSELECT 1\n```"
         )  # every third wrong
         scripts.append({"match": t.instruction, "completions": [first, "submit"]})
-    _json(
-        out / "intercode" / "bash" / "nl2bash_fs_1.json",
-        [
-            {
-                "query": "Count the files in /testbed (fixture)",
-                "gold": "find /testbed -type f | wc -l",
-            }
-        ],
-    )
-    _json(
-        out / "intercode" / "ctf" / "ic_ctf.json",
-        [
-            {
-                "task_id": 0,
-                "query": "The fixture flag is in flag.txt",
-                "gold": "picoCTF{fixture}",
-                "source": "fixture",
-                "tags": ["General Skills"],
-            }
-        ],
-    )
+    _intercode_bash(out, scripts)
+    _intercode_ctf(out, scripts)
     household = generate_tasks(per_type=1, seed=0)
     save_tasks(household, out / "alfworld" / "tasks.json")
     for h in household:
         scripts.append(
             {"match": f"Your task is to: {h.instruction}", "completions": oracle_plan(h)}
         )
-    _json(
-        out / "robocodegen" / "tasks.json",
-        [{"task_id": "fixture-0", "instruction": "Write move_to(robot, x, y) (fixture)."}],
-    )
+    _robocodegen(out, scripts)
+
+
+def _intercode_bash(out: Path, scripts: list[dict[str, Any]]) -> None:
+    """Two nl2bash_fs_1 tasks: the first answered with the gold command, the second with one
+    that forgets ``-maxdepth`` (a different count, so InterCode's reward stays below 1)."""
+    rows = [
+        {
+            "query": "Count the files in /testbed (bash fixture 1)",
+            "gold": "find /testbed -type f | wc -l",
+        },
+        {
+            "query": "Count the .java files directly in /testbed (bash fixture 2)",
+            "gold": "find /testbed -maxdepth 1 -name '*.java' | wc -l",
+        },
+    ]
+    _json(out / "intercode" / "bash" / "nl2bash_fs_1.json", rows)
+    answers = ["find /testbed -type f | wc -l", "find /testbed -name '*.java' | wc -l"]
+    for row, command in zip(rows, answers, strict=True):
+        scripts.append(
+            {"match": row["query"], "completions": [f"```bash\n{command}\n```", "submit"]}
+        )
+
+
+def _intercode_ctf(out: Path, scripts: list[dict[str, Any]]) -> None:
+    """Two self-contained challenges (the runner gives the env no task files): a base64 flag
+    the agent decodes and submits, and a ROT13 flag it mistakes for base64 and submits as is."""
+    rows = [
+        {
+            "task_id": 0,
+            "query": "The fixture flag was base64-encoded: cGljb0NURntmaXh0dXJlfQ== (ctf fixture 1)",
+            "gold": "picoCTF{fixture}",
+            "source": "fixture",
+            "tags": ["General Skills"],
+        },
+        {
+            "task_id": 1,
+            "query": "The fixture flag was ROT13-encoded: cvpbPGS{svkgher_gjb} (ctf fixture 2)",
+            "gold": "picoCTF{fixture_two}",
+            "source": "fixture",
+            "tags": ["Cryptography"],
+        },
+    ]
+    _json(out / "intercode" / "ctf" / "ic_ctf.json", rows)
+    scripts += [
+        {
+            "match": rows[0]["query"],
+            "completions": [
+                "```bash\necho cGljb0NURntmaXh0dXJlfQ== | base64 -d\n```",
+                "submit picoCTF{fixture}",
+            ],
+        },
+        {
+            "match": rows[1]["query"],
+            "completions": [
+                "```bash\necho 'cvpbPGS{svkgher_gjb}' | base64 -d\n```",
+                "submit cvpbPGS{svkgher_gjb}",
+            ],
+        },  # wrong: never decodes the ROT13
+    ]
+
+
+_REFERENCE = "the task's reference solution"
+# The scripted agent's attempts per RoboCodeGen problem, one per turn (the last repeats):
+# right at once, right after one wrong attempt, and never right.
+_ROBOTICS_ATTEMPTS: dict[str, tuple[str, ...]] = {
+    "get_midpoint": (_REFERENCE,),
+    "get_objs_left_of": (
+        # the right objects, in alphabetical instead of left-to-right order
+        "def get_objs_left_of(name):\n"
+        "    x = get_obj_pos(name)[0]\n"
+        "    return sorted(n for n in get_obj_names() if get_obj_pos(n)[0] < x)",
+        _REFERENCE,
+    ),
+    "interpolate_pts": (
+        # leaves the end point out, as np.arange would
+        "def interpolate_pts(p1, p2, n):\n"
+        "    return np.array([p1 + (p2 - p1) * i / n for i in range(n)])",
+    ),
+}
+
+
+def _robocodegen(out: Path, scripts: list[dict[str, Any]]) -> None:
+    """Three of lemur-agents' RoboticsAPI problems in its task-file format (JSON lines of
+    ``RoboticsTask``), attempted as :data:`_ROBOTICS_ATTEMPTS` plans, so success-by-turn has
+    a shape."""
+    from lemur_agents.envs.robotics import fixture_tasks as robotics_tasks
+    from lemur_agents.envs.robotics import write_tasks as write_robotics_tasks
+
+    by_name = {t.entry_point: t for t in robotics_tasks()}
+    tasks = [by_name[name] for name in _ROBOTICS_ATTEMPTS]
+    write_robotics_tasks(tasks, out / "robocodegen" / "tasks.json")
+    for task in tasks:
+        attempts = [
+            task.reference if code == _REFERENCE else code
+            for code in _ROBOTICS_ATTEMPTS[task.entry_point]
+        ]
+        scripts.append(
+            {"match": task.signature, "completions": [f"```python\n{c}\n```" for c in attempts]}
+        )
 
 
 def write_fixtures(out_dir: Path) -> Path:

@@ -18,6 +18,7 @@ from lemur_bench.loaders.agent import (
     load_intercode_ctf,
     load_intercode_sql,
     load_mint,
+    load_robocodegen,
     load_webarena,
 )
 from lemur_bench.loaders.base import BenchTask, LoaderError, RowLoader, read_hf, read_rows
@@ -47,7 +48,7 @@ LOADERS: dict[str, RowLoader] = {
     "intercode_bash": load_intercode_bash,
     "intercode_ctf": load_intercode_ctf,
     "webarena": load_webarena,
-    "robocodegen": load_env_tasks,
+    "robocodegen": load_robocodegen,
     "alfworld": load_env_tasks,
 }
 

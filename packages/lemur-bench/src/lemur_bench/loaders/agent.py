@@ -8,6 +8,10 @@ RoboCodeGen/ALFWorld task lists of lemur-agents' environments.
 * InterCode-Bash (``nl2bash_fs_*.json``, ``test_queries.json``): ``{query, gold}``.
 * InterCode-CTF (``ic_ctf.json``): ``{task_id, query, gold, source, tags}``.
 * WebArena (``test.raw.json``): ``{task_id, intent, start_url, sites, eval, ...}``.
+* RoboCodeGen (``robocodegen/tasks.json``): no published data file exists (the Code-as-Policies
+  problems live in a notebook as Python objects), so this is lemur-agents' RoboticsAPI task
+  file: JSON Lines of ``{task_id, instruction, entry_point, signature, reference, seed?,
+  cases?, test_cases?}``, as ``lemur_agents.envs.robotics.write_tasks`` writes it.
 """
 
 from __future__ import annotations
@@ -96,8 +100,25 @@ def load_webarena(rows: list[dict[str, Any]]) -> list[BenchTask]:
     return out
 
 
+def load_robocodegen(rows: list[dict[str, Any]]) -> list[BenchTask]:
+    """RoboticsAPI task-file rows; the reference is the reference solution's code (the env
+    validates the rest of a row when it loads the same file)."""
+    out = []
+    for i, row in enumerate_rows(rows, "RoboCodeGen"):
+        require(row, ("task_id", "instruction", "entry_point", "reference"), f"RoboCodeGen row {i}")
+        out.append(
+            BenchTask(
+                task_id=str(row["task_id"]),
+                prompt=str(row["instruction"]),
+                reference=row["reference"],
+                metadata={"entry_point": row["entry_point"], "signature": row.get("signature")},
+            )
+        )
+    return out
+
+
 def load_env_tasks(rows: list[dict[str, Any]]) -> list[BenchTask]:
-    """Generic env task lists ``{task_id, instruction|query|goal, ...}`` (RoboCodeGen, ALFWorld)."""
+    """Generic env task lists ``{task_id, instruction|query|goal, ...}`` (ALFWorld)."""
     out = []
     for i, row in enumerate_rows(rows, "env tasks"):
         text = row.get("instruction") or row.get("query") or row.get("goal") or ""
