@@ -81,3 +81,19 @@ def test_published_ctf_tasks_load_and_internet_tasks_are_skipped() -> None:
     assert {t.task_id for t in everything if t.needs_internet}.isdisjoint(
         {t.task_id for t in offline}
     )
+
+
+def test_code_block_format_hands_python_blocks_over_fenced_so_they_run_as_python(
+    env: CtfEnv,
+) -> None:
+    from lemur_agents.loop import CodeBlockFormat
+
+    fmt = CodeBlockFormat(("bash", "sh", "python"), keep_fence_for=("py",))
+    env.reset(options={"task_id": "fixture/script"})
+    python = fmt.parse("Let me unpack it.\n```python\nprint(sum(range(7)) * 2)\n```")
+    assert python.env_action.startswith("```python\n")
+    observation, *_ = env.step(python.env_action)
+    assert observation.strip() == "42"  # as bash, `print(...)` would be a syntax error
+    bash = fmt.parse("```bash\necho $((6 * 7))\n```")
+    assert bash.env_action == "echo $((6 * 7))"
+    assert env.step(bash.env_action)[0].strip() == "42"

@@ -19,6 +19,7 @@ from lemur_agents.actions import (
     MintTagMapper,
     PythonCallMapper,
     SymbolicMapper,
+    normalize_language,
 )
 
 
@@ -67,19 +68,33 @@ class MintFormat:
 
 
 class CodeBlockFormat:
-    """A fenced block in one of ``languages``; the env gets the code (InterCode style)."""
+    """A fenced block in one of ``languages``; the env gets the code (InterCode style).
+
+    ``keep_fence_for`` names languages whose block the env gets still fenced, for envs that run
+    several languages and tell them apart by the fence (InterCode-CTF runs ```` ```python ````
+    blocks as Python and everything else as bash).
+    """
 
     name = "code"
 
-    def __init__(self, languages: tuple[str, ...], *, bare_fallback: bool = True) -> None:
+    def __init__(
+        self,
+        languages: tuple[str, ...],
+        *,
+        bare_fallback: bool = True,
+        keep_fence_for: tuple[str, ...] = (),
+    ) -> None:
         self.mapper = FencedCodeMapper(languages, bare_fallback=bare_fallback)
+        self.keep_fence_for = tuple(normalize_language(lang) for lang in keep_fence_for)
 
     def parse(self, text: str) -> ParsedAction:
         """The first accepted block's code (or the bare reply, with ``bare_fallback``)."""
         action = self.mapper.parse(text)
+        fenced = self.mapper.render(action)
+        keep = action.language in self.keep_fence_for
         return ParsedAction(
-            env_action=action.code.strip(),
-            representations={"code": action.code, "fenced": self.mapper.render(action)},
+            env_action=fenced if keep else action.code.strip(),
+            representations={"code": action.code, "fenced": fenced},
         )
 
 
