@@ -3,7 +3,8 @@ and the system prompt of each format.
 
 The formats follow the paper's settings (Table 3: MMLU 5-shot, BBH 3-shot CoT, GSM8K 8-shot CoT,
 HumanEval 0-shot, MBPP 3-shot; MINT's instruction for the agent tasks). Exemplars are written
-into the user message, which works for base and chat models alike.
+into the user message, which works for base and chat models alike. The web system prompt lists
+WebArena's action space in the run's action representation (paper Fig. 5).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from pathlib import Path
+from typing import Literal
 
 from lemur_bench.loaders import BenchTask
 from lemur_bench.registry import TaskSpec
@@ -40,7 +42,25 @@ SYSTEM_PROMPTS: dict[str, str] = {
         "microwave 1', 'put apple 1 in/on diningtable 1', 'look', 'inventory'."
     ),
     "robocodegen": "Write the requested Python function using the robotics API described.",
-    "webarena": "You are a web agent. Reply with one action per turn.",
+    "webarena": (
+        "You are an agent completing a task in a web browser. Each turn shows you the open tabs, "
+        "the accessibility tree of the current page (every element begins with its id in square "
+        "brackets, e.g. [7] textbox 'Search products'), the page URL, the objective and your "
+        "previous action.\n\n"
+        "Reply with exactly one action per turn and nothing else. {notation}, for example "
+        "{example}. The actions:\n"
+        "{actions}\n\n"
+        "Ids are renumbered whenever the page changes: take them from the latest page only. "
+        "When the objective is reached, finish with the stop action and your answer, e.g. "
+        "{stop_example}; answer N/A when the objective asks for no answer."
+    ),
+}
+
+Representation = Literal["python", "symbolic"]
+# How the model is told to write actions; scripted fixtures key on it (``system_match``).
+WEBARENA_NOTATION: dict[Representation, str] = {
+    "python": "Write the action as one Python function call",
+    "symbolic": "Write the action in WebArena's bracket notation",
 }
 
 
@@ -125,8 +145,27 @@ def render_task(spec: TaskSpec, task: BenchTask, *, data_root: Path | None = Non
     return task.prompt
 
 
-def system_prompt(spec: TaskSpec) -> str | None:
-    """The system prompt of ``spec``'s format (``None`` for the single-turn formats)."""
+def _webarena_system(representation: Representation) -> str:
+    from lemur_agents.actions import WEBARENA_SCHEMA, Action, PythonCallMapper, SymbolicMapper
+
+    mapper = (PythonCallMapper if representation == "python" else SymbolicMapper)(WEBARENA_SCHEMA)
+    example = mapper.render(
+        WEBARENA_SCHEMA.bind("type", {"id": 7, "content": "lemur", "press_enter_after": True})
+    )
+    stop = mapper.render(Action(name="stop", args={"answer": "42"}))
+    return SYSTEM_PROMPTS["webarena"].format(
+        notation=WEBARENA_NOTATION[representation],
+        example=example,
+        actions=WEBARENA_SCHEMA.describe(representation),
+        stop_example=stop,
+    )
+
+
+def system_prompt(spec: TaskSpec, action_representation: Representation = "python") -> str | None:
+    """The system prompt of ``spec``'s format (``None`` for the single-turn formats); the web
+    format describes the action space in ``action_representation`` (paper Fig. 5)."""
     if spec.prompt_format == "mint":
         return MINT_SYSTEM.format(max_turns=spec.max_turns)
+    if spec.prompt_format == "webarena":
+        return _webarena_system(action_representation)
     return SYSTEM_PROMPTS.get(spec.prompt_format)

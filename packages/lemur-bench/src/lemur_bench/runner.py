@@ -206,7 +206,7 @@ def plan_episodes(
                         task_id=task.task_id,
                         benchmark=spec.name,
                         max_turns=k,
-                        system_prompt=system_prompt(spec),
+                        system_prompt=system_prompt(spec, cfg.action_representation),
                         action_format=_action_format(spec, cfg),
                         feedback=feedback,
                         reference=task.reference if feedback is not None else None,
