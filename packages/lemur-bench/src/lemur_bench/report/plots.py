@@ -15,11 +15,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from lemur_bench.report.tables import run_label
+
 
 def plot_success_by_turn(summaries: list[dict[str, Any]], task: str, out: Path) -> Path | None:
     """Fig. 4 for ``task``; ``None`` when no run has it."""
     series = [
-        (s["model"], s["tasks"][task]["success_by_turn"]) for s in summaries if task in s["tasks"]
+        (run_label(s), s["tasks"][task]["success_by_turn"]) for s in summaries if task in s["tasks"]
     ]
     if not series:
         return None

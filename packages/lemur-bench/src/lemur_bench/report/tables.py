@@ -121,6 +121,13 @@ def _with_refs(
     return out, notes
 
 
+def run_label(summary: dict[str, Any]) -> str:
+    """A run's row name: its model label, marked when the model wrote symbolic web actions
+    (so the two runs of a Fig. 5 comparison are told apart)."""
+    label = str(summary["model"])
+    return f"{label} (symbolic actions)" if summary.get("representation") == "symbolic" else label
+
+
 def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
     """Tables 3-7 for the runs whose ``summary.json`` contents are given (one per model)."""
     ref = paper_reference()
@@ -139,7 +146,7 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
         t = s["tasks"]
         tv = [t.get(n, {}).get("rate") for n, _ in text_cols]
         cv = [t.get(n, {}).get("rate") for n, _ in code_cols]
-        rows.append([s["model"], *map(_pct, tv), _pct(_avg(tv)), *map(_pct, cv), _pct(_avg(cv))])
+        rows.append([run_label(s), *map(_pct, tv), _pct(_avg(tv)), *map(_pct, cv), _pct(_avg(cv))])
     out.append(
         Table(
             "table3",
@@ -168,13 +175,13 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
             cells = [_pct(s["tasks"].get(n, {}).get("rate")) for n, _ in cols]
             if suite is not Suite.EXPLORE:
                 cells.append(_pct(s.get("micro_average", {}).get(suite.value)))
-            rows.append([s["model"], *cells])
+            rows.append([run_label(s), *cells])
         out.append(Table(key, title, header, *_with_refs(ref, key, header, rows, [])))
     nl_cols = _columns(Suite.NL_FEEDBACK, nl=True)
     header = ["Model"] + [f"{c} {part}" for _, c in nl_cols for part in ("w/o", "w/", "Δ")]
     rows = []
     for s in summaries:
-        row = [s["model"]]
+        row = [run_label(s)]
         for name, _ in nl_cols:
             d = s.get("delta_feedback", {}).get(name)
             row += (
