@@ -125,3 +125,29 @@ def test_every_webarena_task_config_loads() -> None:
         "program_html",
     }
     assert all(t.start_url.startswith("__") for t in tasks)
+
+
+@needs_chromium
+def test_several_web_envs_in_one_thread_share_chromium_but_not_sessions() -> None:
+    # The episode loop plays many web episodes at once in one thread; Playwright's sync API
+    # allows one driver per thread, so the envs must share it (and stay isolated).
+    first, second = WebEnv(), WebEnv()
+    try:
+        obs_a, _ = first.reset(options={"task_id": "shop/search"})
+        obs_b, _ = second.reset(options={"task_id": "shop/price"})
+        box = find_element_id(obs_a, "Search products", role="textbox")
+        obs_a, *_ = first.step(f"type [{box}] [lemur] [1]")
+        assert "search?q=lemur" in obs_a
+        assert "search?q=lemur" not in second.step("scroll [down]")[0]  # its own tab
+        first.close()  # the other env keeps working after one closes
+        mug = find_element_id(obs_b, "Harmonizing Code Mug")
+        second.step(f"click [{mug}]")
+        assert second.step("stop [$12.50]")[1] == 1.0
+    finally:
+        first.close()
+        second.close()
+    third = WebEnv()  # after all closed, a new one starts a fresh driver
+    try:
+        assert "OBJECTIVE" in third.reset(options={"task_id": "shop/price"})[0]
+    finally:
+        third.close()

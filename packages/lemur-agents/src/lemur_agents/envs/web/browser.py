@@ -8,7 +8,9 @@ box (scrolled into view, then a mouse event at its centre), as WebArena does.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,56 @@ def find_chromium(preferred: str | None = None) -> str | None:
     return None
 
 
+@dataclass
+class _Driver:
+    playwright: Any
+    chromium: Any
+    users: int = 0
+
+
+# Playwright's sync API allows one driver per thread: a second ``sync_playwright().start()``
+# in a thread fails. Browsers made in the same thread (the episode loop plays many web
+# episodes at once) share that thread's driver and Chromium process, each in its own context
+# (its own cookies, storage and tabs, as separate browsers would have); the last to close
+# stops them.
+_DRIVERS = threading.local()
+
+
+def _acquire(executable: str) -> _Driver:
+    drivers: dict[str, _Driver] = _DRIVERS.__dict__.setdefault("by_executable", {})
+    driver = drivers.get(executable)
+    if driver is None:
+        from playwright.sync_api import sync_playwright
+
+        if drivers:  # one driver per thread: reuse it for another Chromium build
+            playwright = next(iter(drivers.values())).playwright
+        else:
+            playwright = sync_playwright().start()
+        chromium = playwright.chromium.launch(
+            executable_path=executable, args=list(CHROMIUM_ARGS), headless=True
+        )
+        driver = drivers[executable] = _Driver(playwright, chromium)
+    driver.users += 1
+    return driver
+
+
+def _release(driver: _Driver, executable: str) -> None:
+    driver.users -= 1
+    if driver.users > 0:
+        return
+    drivers: dict[str, _Driver] = _DRIVERS.__dict__.get("by_executable", {})
+    drivers.pop(executable, None)
+    driver.chromium.close()
+    if not any(d.playwright is driver.playwright for d in drivers.values()):
+        driver.playwright.stop()
+
+
 class Browser:
-    """One Chromium process; :meth:`new_session` opens a fresh context (cookies, tabs)."""
+    """A Chromium session; :meth:`new_session` opens a fresh context (cookies, tabs).
+
+    Browsers created in one thread share that thread's Chromium process (see ``_DRIVERS``);
+    use a browser only from the thread that created it, as Playwright's sync API requires.
+    """
 
     def __init__(
         self,
@@ -44,18 +94,15 @@ class Browser:
         timeout_ms: int = 15_000,
         settle_ms: int = 300,
     ) -> None:
-        from playwright.sync_api import sync_playwright
-
         executable = find_chromium(executable_path)
         if executable is None:
             raise FileNotFoundError(
                 "no Chromium found: install it (apt-get install -y chromium) or set "
                 "chromium_path in the web env config"
             )
-        self._playwright = sync_playwright().start()
-        self._browser: Any = self._playwright.chromium.launch(
-            executable_path=executable, args=list(CHROMIUM_ARGS), headless=True
-        )
+        self._executable = executable
+        self._driver: _Driver | None = _acquire(executable)
+        self._browser: Any = self._driver.chromium
         self.version = self._browser.version
         self.viewport: Any = {"width": viewport[0], "height": viewport[1]}
         self.timeout_ms = timeout_ms
@@ -193,7 +240,7 @@ class Browser:
         if self._context is not None:
             self._context.close()
             self._context = None
-        if self._browser is not None:
-            self._browser.close()
+        if self._driver is not None:
+            _release(self._driver, self._executable)
+            self._driver = None
             self._browser = None
-            self._playwright.stop()
