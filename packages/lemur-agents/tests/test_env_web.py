@@ -151,3 +151,21 @@ def test_several_web_envs_in_one_thread_share_chromium_but_not_sessions() -> Non
         assert "OBJECTIVE" in third.reset(options={"task_id": "shop/price"})[0]
     finally:
         third.close()
+
+
+@needs_chromium
+def test_the_local_site_is_shown_under_a_stable_name_that_goto_accepts() -> None:
+    first, second = WebEnv(), WebEnv()
+    try:
+        obs_a, _ = first.reset(options={"task_id": "shop/price"})
+        obs_b, _ = second.reset(options={"task_id": "shop/price"})
+        assert first._site is not None and second._site is not None
+        assert first._site.url != second._site.url  # two servers, two ports ...
+        assert obs_a == obs_b  # ... one observation
+        assert "URL: http://lemur-shop.localhost" in obs_a and "127.0.0.1" not in obs_a
+        after, *_ = first.step("goto [http://lemur-shop.localhost/search?q=lemur]")
+        assert "URL: http://lemur-shop.localhost/search?q=lemur" in after
+        assert "Lemur Plush Toy" in after
+    finally:
+        first.close()
+        second.close()

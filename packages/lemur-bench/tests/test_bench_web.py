@@ -106,14 +106,6 @@ def web_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The fixtures and one webarena run per representation, with the fixture agent."""
     fixtures = write_fixtures(tmp_path_factory.mktemp("fixtures"))
     agent_file = fixtures / SCRIPT_NAME
-    agent = json.loads(agent_file.read_text(encoding="utf-8"))
-    if not any(s.get("system_match") for s in agent["scripts"]):
-        # Until write_fixtures calls write_web_fixtures itself: add the web scripts before
-        # its catch-all script, as that call does.
-        web: list[dict[str, Any]] = []
-        write_web_fixtures(fixtures, web)
-        agent["scripts"][-1:-1] = web
-        agent_file.write_text(json.dumps(agent), encoding="utf-8")
     runs = {"tasks": fixtures}
     for representation in REPRESENTATIONS:
         runs[representation] = tmp_path_factory.mktemp("runs") / representation
@@ -122,8 +114,7 @@ def web_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             f"scripted:{agent_file}",
             runs[representation],
             tasks_dir=fixtures,
-            # Two Chromium sessions cannot share a thread (Playwright's sync API): one at a time.
-            concurrency=1,
+            concurrency=4,  # all four tasks live at once: their browsers share one thread
             action_representation=representation,
             progress=False,
         )

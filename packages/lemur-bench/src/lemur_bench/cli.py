@@ -90,6 +90,15 @@ def run(
     label: Annotated[
         str | None, typer.Option(help="row name in reports (default: the model spec)")
     ] = None,
+    site_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="WebArena site: PLACEHOLDER=URL (repeat), e.g. __SHOPPING__=http://h:7770"
+        ),
+    ] = None,
+    auth_dir: Annotated[
+        Path | None, typer.Option(help="WebArena .auth directory (login states)")
+    ] = None,
 ) -> None:
     """Run a suite and write the eval_run artifact (episodes.jsonl, summary.json, manifest)."""
     from lemur_bench.runner import run_suite
@@ -99,6 +108,18 @@ def run(
         raise typer.BadParameter("--mint-mode must be 'mint' or 'exact'")
     if action_representation not in ("python", "symbolic"):
         raise typer.BadParameter("--action-representation must be 'python' or 'symbolic'")
+    sites: dict[str, str] = {}
+    for entry in site_url or []:
+        placeholder, sep, url = entry.partition("=")
+        if (
+            not sep
+            or not placeholder.startswith("__")
+            or not url.startswith(("http://", "https://"))
+        ):
+            raise typer.BadParameter(
+                f"--site-url {entry!r}: expected PLACEHOLDER=URL, e.g. __SHOPPING__=http://host:7770"
+            )
+        sites[placeholder] = url
     summary = run_suite(
         suite,
         model,
@@ -112,6 +133,8 @@ def run(
         feedback_model=feedback_model,
         action_representation=action_representation,  # type: ignore[arg-type]
         label=label,
+        site_urls=sites,
+        auth_dir=auth_dir,
     )
     table = Table(title=f"{model} on {suite}")
     for col in ("task", "n", "success %", "95% CI"):

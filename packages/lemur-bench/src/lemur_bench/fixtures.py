@@ -21,6 +21,8 @@ from typing import Any
 
 from lemur_core import atomic_write_text
 
+from lemur_bench.fixtures_web import write_web_fixtures
+
 SCRIPT_NAME = "scripted_agent.json"
 
 
@@ -524,6 +526,7 @@ def write_fixtures(out_dir: Path) -> Path:
     _code(out, scripts)
     _mint(out, scripts)
     _agents(out, scripts)
+    write_web_fixtures(out, scripts)
     # PythonDebug (MINT HumanEval/MBPP) shows the prompt; answer with the solution tag.
     scripts = [s for s in scripts if not s["match"].endswith("\0mint")]
     for r in _HE:

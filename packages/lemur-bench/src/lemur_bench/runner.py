@@ -80,6 +80,13 @@ class RunConfig(BaseModel):
     action_representation: Literal["python", "symbolic"] = Field(
         default="python", description="how the model writes web actions (paper Fig. 5)"
     )
+    site_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="WebArena placeholder -> base URL of your deployment (__SHOPPING__ ...)",
+    )
+    auth_dir: str | None = Field(
+        default=None, description="directory of WebArena's .auth/*_state.json login states"
+    )
 
 
 def package_versions() -> dict[str, str]:
@@ -110,8 +117,16 @@ def _env_available(env_id: str) -> str | None:
     return None
 
 
-def _agent_env_kwargs(spec: TaskSpec, path: Path, max_turns: int) -> dict[str, Any]:
+def _agent_env_kwargs(
+    spec: TaskSpec, path: Path, max_turns: int, run: RunConfig | None = None
+) -> dict[str, Any]:
     cfg: dict[str, Any] = {"tasks_path": str(path), "max_turns": max_turns}
+    if spec.env == "lemur/CTF-v0" and (path.parent / "task_assets").is_dir():
+        cfg["files_root"] = str(path.parent / "task_assets")  # InterCode's layout
+    if spec.env == "lemur/Web-v0" and run is not None:
+        cfg["site_urls"] = dict(run.site_urls)
+        if run.auth_dir is not None:
+            cfg["auth_dir"] = run.auth_dir
     if spec.env == "lemur/SQL-v0":
         dbs = path.parent / "databases"
         dump = path.parent / "ic_spider_dbs.sql"
@@ -141,8 +156,10 @@ def _action_format(spec: TaskSpec, cfg: RunConfig) -> Any:
         return MintFormat()
     if spec.env == "lemur/SQL-v0":
         return CodeBlockFormat(("sql",))
-    if spec.env in ("lemur/Bash-v0", "lemur/CTF-v0"):
-        return CodeBlockFormat(("bash", "sh", "python"))
+    if spec.env == "lemur/CTF-v0":  # the env runs Python blocks as Python, the rest as bash
+        return CodeBlockFormat(("bash", "sh", "python"), keep_fence_for=("python",))
+    if spec.env == "lemur/Bash-v0":
+        return CodeBlockFormat(("bash", "sh"))
     return RawTextFormat()
 
 
@@ -254,7 +271,7 @@ def _env_factory(
         return lambda: MintReasoningEnv(wrapped, max_turns=k, mode=cfg.mint_mode, tools=tools)
     if path is None:
         return None
-    return (spec.env, _agent_env_kwargs(spec, path, k))
+    return (spec.env, _agent_env_kwargs(spec, path, k, cfg))
 
 
 def read_episodes(path: Path) -> list[EpisodeRecord]:
@@ -281,7 +298,8 @@ def _check_run_config(out_dir: Path, cfg: RunConfig) -> None:
     if not pinned.exists():
         atomic_write_text(pinned, cfg.model_dump_json(indent=2) + "\n")
         return
-    old = json.loads(pinned.read_text(encoding="utf-8"))
+    # Read through the model so fields added since that run compare at their defaults.
+    old = RunConfig.model_validate_json(pinned.read_text(encoding="utf-8")).model_dump(mode="json")
     new = cfg.model_dump(mode="json")
     differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if differ:
@@ -307,6 +325,8 @@ def run_suite(
     model: ChatModel | None = None,
     progress: bool = True,
     label: str | None = None,
+    site_urls: dict[str, str] | None = None,
+    auth_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Run ``suite`` with the model ``model_spec`` into ``out_dir`` and return the summary.
 
@@ -315,7 +335,9 @@ def run_suite(
     the same directory; a different config there is a :class:`StaleArtifactError`. ``model``
     (already built) overrides loading ``model_spec``, which still names it in the records.
     ``label`` is the row name in reports (default: the model spec); it is not part of the
-    config, so relabelling a finished run does not re-run it.
+    config, so relabelling a finished run does not re-run it. ``site_urls`` maps WebArena's
+    placeholders (``__SHOPPING__`` ...) to a deployment's base URLs and ``auth_dir`` holds its
+    ``.auth`` login states, for WebArena's own tasks (the fixtures need neither).
     """
     out_dir = Path(out_dir)
     cfg = RunConfig(
@@ -328,6 +350,8 @@ def run_suite(
         exact_mint=exact_mint,
         feedback_model=feedback_model,
         action_representation=action_representation,
+        site_urls=dict(site_urls or {}),
+        auth_dir=str(Path(auth_dir).resolve()) if auth_dir else None,
     )
     config = cfg.model_dump(mode="json")
     done_manifest = find_reusable(

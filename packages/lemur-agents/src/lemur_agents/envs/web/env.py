@@ -32,6 +32,9 @@ from lemur_agents.envs.web.site import LocalSite
 from lemur_agents.envs.web.tasks import LOCAL_SITE, WebTask, fixture_tasks, load_tasks, substitute
 
 _SYMBOLIC_START = re.compile(r"^\s*[a-z_]+\s*(\[|$)")
+# The Lemur Shop listens on a free loopback port, different in every run; the agent sees (and
+# may `goto`) this stable name instead, so equal episodes give equal observations.
+LOCAL_SITE_SHOWN = "http://lemur-shop.localhost"
 
 
 class WebEnvConfig(BaseModel):
@@ -101,10 +104,13 @@ class WebEnv(TextTaskEnv[WebTask]):
     def _observation(self) -> str:
         assert self._browser is not None and self.task is not None
         tree = self._browser.observe().text[: self.config.max_tree_chars]
-        return (
+        text = (
             f"{self._browser.tabs()}\n\n{tree}\n\nURL: {self._browser.page.url}\n"
             f"OBJECTIVE: {self.task.instruction}\nPREVIOUS ACTION: {self._previous}"
         )
+        if self._site is not None:
+            text = text.replace(self._site.url.rstrip("/"), LOCAL_SITE_SHOWN)
+        return text
 
     def parse_action(self, text: str) -> Action:
         """Parse either representation of a WebArena action (symbolic first when it looks
@@ -189,6 +195,9 @@ class WebEnv(TextTaskEnv[WebTask]):
             reward, info = self._score(str(parsed.args.get("answer", "")))
             self._previous = self._symbolic.render(parsed)
             return self._observation(), reward, True, {"action_executed": True, **info}
+        if parsed.name == "goto" and self._site is not None:  # the shown name -> the real port
+            url = str(parsed.args["url"]).replace(LOCAL_SITE_SHOWN, self._site.url.rstrip("/"))
+            parsed = parsed.model_copy(update={"args": {**parsed.args, "url": url}})
         try:
             self._browser.execute(parsed)
             self._previous = self._symbolic.render(parsed)
