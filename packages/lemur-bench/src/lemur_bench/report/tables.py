@@ -107,9 +107,9 @@ def _with_refs(
                 f"paper_reference.yaml {key} row '{r.model}': unknown column(s) {unknown}; "
                 f"the table's columns are {header[1:]}"
             )
-        out.append(
+        out.append(  # cells as published (their own precision), not re-rounded
             [f"{r.model} [{r.source}]"]
-            + ["–" if r.cells.get(c) is None else f"{r.cells[c]:.1f}" for c in header[1:]]
+            + ["–" if r.cells.get(c) is None else str(r.cells[c]) for c in header[1:]]
         )
         if r.source not in used:
             used.append(r.source)
