@@ -189,3 +189,43 @@ def test_a_replayed_agent_edits_the_bio_in_chromium_in_either_representation(
     typed = record.turns[1].action_representations
     assert typed["symbolic"] == "type [9] [Pro Python Developer] [0]"
     assert typed["python"].startswith("type(id=9, ")
+
+
+@pytest.mark.skipif(find_chromium("/usr/bin/chromium") is None, reason="no Chromium installed")
+def test_the_async_loop_steps_web_envs_in_the_thread_that_made_them() -> None:
+    import asyncio
+
+    from lemur_agents.loop import arun_episodes
+
+    model = ScriptedChatModel(
+        [
+            Script(
+                match="OBJECTIVE: What is the price",
+                fill_element_ids=True,
+                completions=("click(id={id:Harmonizing Code Mug})", "stop(answer='$12.50')"),
+            ),
+            Script(
+                match="OBJECTIVE: Search the shop",
+                fill_element_ids=True,
+                completions=(
+                    "type(id={id@textbox:Search products}, content='lemur')",
+                    "stop(answer='N/A')",
+                ),
+            ),
+        ]
+    )
+    specs = [
+        EpisodeSpec(
+            episode_id=task,
+            env="lemur/Web-v0",
+            task_id=task,
+            max_turns=3,
+            action_format=SchemaFormat(WEBARENA_SCHEMA),
+        )
+        for task in ("shop/price", "shop/search")
+    ]
+    records = asyncio.run(arun_episodes(model, specs, PARAMS))
+    # Worker threads would fail on the first step ("cannot switch to a different thread").
+    assert [r.termination for r in records] == [TerminationReason.SOLVED] * 2, [
+        (r.termination, r.info, r.turns[-1].observation[:300] if r.turns else None) for r in records
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -231,40 +232,58 @@ async def arun_episodes(
     max_live_episodes: int | None = None,
 ) -> list[EpisodeRecord]:
     """Async twin of :func:`run_episodes`: ``await model.agenerate`` once per round, env steps
-    in worker threads (``config.max_parallel_env_steps`` at a time), feedback via
+    in worker threads (``config.max_parallel_env_steps`` at a time) except for envs marked
+    ``thread_affine`` (stepped in the one thread where envs are made and closed), feedback via
     ``afeedback``. Same records, same callback contract."""
     run = _Run(
         model, episodes, params or GenerationParams(), config or LoopConfig(), on_episode_end
     )
     gate = asyncio.Semaphore(run.config.max_parallel_env_steps)
+    loop = asyncio.get_running_loop()
+    # Envs are made, ended and closed in one thread without an event loop, and thread-affine
+    # envs are stepped there too: Playwright's sync browser (the web env) refuses to run inside
+    # an asyncio loop and cannot be driven from another thread than the one that made it.
+    env_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lemur-envs")
+
+    async def in_env_thread(fn: Callable[..., None], *args: Any) -> None:
+        await loop.run_in_executor(env_thread, fn, *args)
 
     async def step(episode: Episode, draft: TurnDraft) -> None:
+        env = episode.env.unwrapped if episode.env is not None else None
+        if getattr(env, "thread_affine", False):
+            await in_env_thread(step_env, episode, draft)
+            return
         async with gate:
             await asyncio.to_thread(step_env, episode, draft)
 
-    with run.progress() as progress:
-        task = progress.add_task("episodes", total=run.total) if progress else None
-        while run.pending or run.live:
-            run.admit(max_live_episodes)
-            drafts = run.prepare()
-            if not run.live:
-                continue
-            prompts = [d.prompt for d in drafts]
-            run.model_calls += 1
-            try:
-                outputs: list[str | Exception] = list(await model.agenerate(prompts, run.params))
-            except Exception:
-                outputs = await asyncio.to_thread(_generate_each, model, prompts, run.params)
-            run.apply_completions(drafts, outputs)
-            await asyncio.gather(
-                *(step(ep, d) for (_, ep), d in zip(run.live, drafts, strict=True))
-            )
-            feedback: dict[int, str | None] = {}
-            for provider, indices in run.feedback_groups(drafts):
-                requests = [feedback_request(run.live[i][1], drafts[i]) for i in indices]
-                answers = await provider.afeedback(requests)
-                feedback.update(zip(indices, answers, strict=True))
-            run.finish(drafts, feedback)
-            if progress is not None and task is not None:
-                progress.update(task, completed=len(run.records))
+    try:
+        with run.progress() as progress:
+            task = progress.add_task("episodes", total=run.total) if progress else None
+            while run.pending or run.live:
+                await in_env_thread(run.admit, max_live_episodes)
+                drafts = run.prepare()
+                if not run.live:
+                    continue
+                prompts = [d.prompt for d in drafts]
+                run.model_calls += 1
+                try:
+                    outputs: list[str | Exception] = list(
+                        await model.agenerate(prompts, run.params)
+                    )
+                except Exception:
+                    outputs = await asyncio.to_thread(_generate_each, model, prompts, run.params)
+                await in_env_thread(run.apply_completions, drafts, outputs)
+                await asyncio.gather(
+                    *(step(ep, d) for (_, ep), d in zip(run.live, drafts, strict=True))
+                )
+                feedback: dict[int, str | None] = {}
+                for provider, indices in run.feedback_groups(drafts):
+                    requests = [feedback_request(run.live[i][1], drafts[i]) for i in indices]
+                    answers = await provider.afeedback(requests)
+                    feedback.update(zip(indices, answers, strict=True))
+                await in_env_thread(run.finish, drafts, feedback)
+                if progress is not None and task is not None:
+                    progress.update(task, completed=len(run.records))
+    finally:
+        env_thread.shutdown(wait=True)
     return run.results()

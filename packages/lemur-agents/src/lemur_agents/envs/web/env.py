@@ -60,6 +60,9 @@ class WebEnv(TextTaskEnv[WebTask]):
 
     engine = "playwright+chromium"
     isolation = "headless chromium, loopback sites, --disable-background-networking"
+    # Playwright's sync API binds a browser to the thread that made it: loops must step this
+    # env in the thread that reset it (see lemur_agents.loop.arun_episodes).
+    thread_affine = True
 
     def __init__(
         self,
