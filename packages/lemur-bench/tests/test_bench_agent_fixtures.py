@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from lemur_agents.envs.robotics import fixture_tasks, load_tasks
-from lemur_bench import get_task, read_episodes, run_suite, write_fixtures
+from lemur_bench import get_task, read_episodes, run_suite
 from lemur_bench.fixtures import SCRIPT_NAME
 from lemur_bench.loaders import LoaderError
 from lemur_bench.loaders import load_tasks as load_bench_tasks
@@ -26,11 +26,6 @@ PLANNED = {
     "intercode-ctf/0": (True, 2, "solved"),
     "intercode-ctf/1": (False, 2, "submitted"),
 }
-
-
-@pytest.fixture(scope="module")
-def fixtures(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_fixtures(tmp_path_factory.mktemp("fixtures"))
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from lemur_bench import read_episodes, run_suite, write_fixtures
+from lemur_bench import read_episodes, run_suite
 from lemur_bench.fixtures import SCRIPT_NAME
 from lemur_core import StaleArtifactError, read_manifest
-
-
-@pytest.fixture(scope="module")
-def fixtures(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_fixtures(tmp_path_factory.mktemp("fixtures"))
 
 
 @pytest.fixture(scope="module")

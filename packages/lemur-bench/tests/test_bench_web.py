@@ -12,7 +12,7 @@ import pytest
 from lemur_agents.actions import WEBARENA_SCHEMA, PythonCallMapper, SymbolicMapper
 from lemur_agents.envs.web import fixture_tasks, load_tasks
 from lemur_agents.envs.web.browser import find_chromium
-from lemur_bench import read_episodes, run_suite, write_fixtures, write_report
+from lemur_bench import read_episodes, run_suite, write_report
 from lemur_bench.fixtures import SCRIPT_NAME
 from lemur_bench.fixtures_web import TASKS_FILE, write_web_fixtures
 from lemur_bench.loaders import load_webarena
@@ -102,9 +102,8 @@ def test_web_fixture_rows_have_the_fields_of_the_published_file(tmp_path: Path) 
 
 
 @pytest.fixture(scope="module")
-def web_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def web_runs(fixtures: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The fixtures and one webarena run per representation, with the fixture agent."""
-    fixtures = write_fixtures(tmp_path_factory.mktemp("fixtures"))
     agent_file = fixtures / SCRIPT_NAME
     runs = {"tasks": fixtures}
     for representation in REPRESENTATIONS:
