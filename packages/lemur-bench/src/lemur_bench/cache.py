@@ -3,7 +3,9 @@ stored completion, without calling the model.
 
 Keys are the sha256 of the canonical JSON of ``(model name, conversation, params)``; values live
 in a SQLite file (safe across threads and processes, and durable on every insert, so a killed
-run keeps every answer it paid for). Greedy decoding makes a cached answer the answer the model
+run keeps every answer it paid for). When some requests of a batch fail
+(lemur-agents' ``BatchModelError``), the answers that did come are stored before the error goes
+on, now carrying the cached answers too, so nothing paid for is asked again. Greedy decoding makes a cached answer the answer the model
 would give again; with sampling the cache replays the first sample, which is what a resumed
 run needs to reproduce its records.
 """
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lemur_agents.models.base import BatchModelError, ModelError
 from lemur_core import ChatModel, Conversation, GenerationParams, canonical_sha256
 
 
@@ -78,27 +81,65 @@ class CachedChatModel:
         self.misses += len(missing)
         return keys, found, missing
 
+    def _merge(
+        self,
+        keys: list[str],
+        found: dict[str, str],
+        missing: list[int],
+        outs: list[str | ModelError],
+    ) -> list[str]:
+        """Store the answers among ``outs`` (the misses, in order); the full batch in order,
+        or a :class:`BatchModelError` over the full batch when any miss failed."""
+        self._store(
+            [(keys[i], o) for i, o in zip(missing, outs, strict=True) if isinstance(o, str)]
+        )
+        failed: dict[int, ModelError] = {}
+        for i, o in zip(missing, outs, strict=True):
+            if isinstance(o, str):
+                found[keys[i]] = o
+            else:
+                failed[i] = o
+        if failed:
+            raise BatchModelError(
+                [failed[i] if i in failed else found[k] for i, k in enumerate(keys)]
+            )
+        return [found[k] for k in keys]
+
     def generate(
         self, conversations: Sequence[Conversation], params: GenerationParams
     ) -> list[str]:
         """Cached completions, the misses generated in one batch and stored."""
         keys, found, missing = self._plan(conversations, params)
-        if missing:
-            outs = self.inner.generate([conversations[i] for i in missing], params)
-            self._store([(keys[i], o) for i, o in zip(missing, outs, strict=True)])
-            found.update({keys[i]: o for i, o in zip(missing, outs, strict=True)})
-        return [found[k] for k in keys]
+        if not missing:
+            return [found[k] for k in keys]
+        outs: list[str | ModelError]
+        try:
+            outs = list(self.inner.generate([conversations[i] for i in missing], params))
+        except BatchModelError as exc:
+            outs = exc.outputs
+        except ModelError as exc:
+            if len(missing) != 1 or len(keys) == 1:
+                raise
+            outs = [exc]  # the one miss failed; the hits still count
+        return self._merge(keys, found, missing, outs)
 
     async def agenerate(
         self, conversations: Sequence[Conversation], params: GenerationParams
     ) -> list[str]:
         """Async twin of :meth:`generate`."""
         keys, found, missing = self._plan(conversations, params)
-        if missing:
-            outs = await self.inner.agenerate([conversations[i] for i in missing], params)
-            self._store([(keys[i], o) for i, o in zip(missing, outs, strict=True)])
-            found.update({keys[i]: o for i, o in zip(missing, outs, strict=True)})
-        return [found[k] for k in keys]
+        if not missing:
+            return [found[k] for k in keys]
+        outs: list[str | ModelError]
+        try:
+            outs = list(await self.inner.agenerate([conversations[i] for i in missing], params))
+        except BatchModelError as exc:
+            outs = exc.outputs
+        except ModelError as exc:
+            if len(missing) != 1 or len(keys) == 1:
+                raise
+            outs = [exc]
+        return self._merge(keys, found, missing, outs)
 
     def close(self) -> None:
         """Close the SQLite file."""

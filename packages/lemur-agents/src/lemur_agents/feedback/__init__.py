@@ -14,7 +14,7 @@ feedback. ``SimulatedUserFeedback`` rejects (and regenerates) feedback that reve
 reference answer, following MINT's rule.
 """
 
-from lemur_agents.feedback.base import FeedbackProvider, FeedbackRequest
+from lemur_agents.feedback.base import FeedbackProvider, FeedbackRequest, FeedbackResult
 from lemur_agents.feedback.providers import (
     FEEDBACK_SYSTEM_PROMPT,
     EnvironmentFeedback,
@@ -27,6 +27,7 @@ __all__ = [
     "EnvironmentFeedback",
     "FeedbackProvider",
     "FeedbackRequest",
+    "FeedbackResult",
     "SimulatedUserFeedback",
     "reveals_reference",
 ]

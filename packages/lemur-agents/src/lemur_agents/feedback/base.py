@@ -26,13 +26,22 @@ class FeedbackRequest:
     reference: Any = None
 
 
+FeedbackResult = str | Exception | None
+"""Feedback text, ``None`` for no feedback this turn, or the exception that kept a provider
+from answering this request (the loop then ends that episode as ``model_error``)."""
+
+
 @runtime_checkable
 class FeedbackProvider(Protocol):
-    """Turns env steps into feedback text (``None`` = no feedback this turn), batched."""
+    """Turns env steps into feedback, batched: one :data:`FeedbackResult` per request.
+
+    A provider that raises fails every request of the call; returning the exception in a
+    request's slot fails only that request's episode.
+    """
 
     @property
     def name(self) -> str: ...
 
-    def feedback(self, requests: Sequence[FeedbackRequest]) -> list[str | None]: ...
+    def feedback(self, requests: Sequence[FeedbackRequest]) -> Sequence[FeedbackResult]: ...
 
-    async def afeedback(self, requests: Sequence[FeedbackRequest]) -> list[str | None]: ...
+    async def afeedback(self, requests: Sequence[FeedbackRequest]) -> Sequence[FeedbackResult]: ...

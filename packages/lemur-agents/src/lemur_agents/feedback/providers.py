@@ -15,8 +15,8 @@ from typing import Any
 
 from lemur_core import ChatModel, GenerationParams, Message, Role
 
-from lemur_agents.feedback.base import FeedbackRequest
-from lemur_agents.models.base import run_sync
+from lemur_agents.feedback.base import FeedbackRequest, FeedbackResult
+from lemur_agents.models.base import BatchModelError, run_sync
 
 FEEDBACK_SYSTEM_PROMPT = (
     "You are an expert providing feedback to a student solving a task through multi-turn "
@@ -79,6 +79,8 @@ class SimulatedUserFeedback:
 
     All pending requests of a turn go to the feedback model in one batched call; leaking
     answers are regenerated up to ``max_attempts`` times, then replaced by a neutral hint.
+    When the feedback model fails for a request (after its own retries), that request's slot
+    holds the error, so only its episode ends (``model_error``, re-run later), never the run.
     """
 
     def __init__(
@@ -117,18 +119,26 @@ class SimulatedUserFeedback:
             Message(role=Role.USER, content=body),
         ]
 
-    async def afeedback(self, requests: Sequence[FeedbackRequest]) -> list[str | None]:
+    async def afeedback(self, requests: Sequence[FeedbackRequest]) -> list[FeedbackResult]:
         """Feedback per request (see the class docstring)."""
-        answers: list[str | None] = [None] * len(requests)
+        answers: list[FeedbackResult] = [None] * len(requests)
         todo = list(range(len(requests)))
         for attempt in range(self.max_attempts):
             if not todo:
                 break
             conversations = [self._conversation(requests[i], strict=attempt > 0) for i in todo]
-            texts = await self.model.agenerate(conversations, self.params)
+            texts: list[str | Exception]
+            try:
+                texts = list(await self.model.agenerate(conversations, self.params))
+            except BatchModelError as exc:
+                texts = list(exc.outputs)
+            except Exception as exc:
+                texts = [exc] * len(todo)
             still = []
             for i, text in zip(todo, texts, strict=True):
-                if reveals_reference(text, requests[i].reference):
+                if isinstance(text, Exception):
+                    answers[i] = text
+                elif reveals_reference(text, requests[i].reference):
                     self.rejected += 1
                     still.append(i)
                 else:
@@ -138,6 +148,6 @@ class SimulatedUserFeedback:
             answers[i] = _WITHHELD
         return answers
 
-    def feedback(self, requests: Sequence[FeedbackRequest]) -> list[str | None]:
+    def feedback(self, requests: Sequence[FeedbackRequest]) -> list[FeedbackResult]:
         """Synchronous twin of :meth:`afeedback`."""
         return run_sync(self.afeedback(requests))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -19,7 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from lemur_agents.feedback.base import FeedbackProvider
+from lemur_agents.feedback.base import FeedbackProvider, FeedbackResult
 from lemur_agents.loop.context import fit_history, token_counter
 from lemur_agents.loop.episode import (
     Episode,
@@ -33,8 +34,10 @@ from lemur_agents.loop.episode import (
     to_record,
 )
 from lemur_agents.loop.spec import EpisodeSpec, LoopConfig
+from lemur_agents.models.base import BatchModelError, ModelEndpointError
 
 EpisodeCallback = Callable[[EpisodeRecord], None]
+StopCheck = Callable[[], bool]
 
 
 class _Run:
@@ -138,16 +141,34 @@ class _Run:
                 groups.setdefault(id(provider), (provider, []))[1].append(i)
         return list(groups.values())
 
-    def finish(self, drafts: list[TurnDraft], feedback: dict[int, str | None]) -> None:
+    def finish(self, drafts: list[TurnDraft], feedback: dict[int, FeedbackResult]) -> None:
         for i, ((_, episode), draft) in enumerate(zip(self.live, drafts, strict=True)):
             if draft.error_reason is TerminationReason.MODEL_ERROR:
                 episode.end(TerminationReason.MODEL_ERROR, error=draft.error)
-            else:
-                finish_turn(episode, draft, feedback.get(i))
+                continue
+            answer = feedback.get(i)
+            if isinstance(answer, Exception):
+                # The turn happened (the env answered); the simulated user could not reply,
+                # so this episode ends unfinished, with the reason, and the others go on.
+                draft.error = f"feedback model failed: {type(answer).__name__}: {answer}"
+                draft.error_reason = TerminationReason.MODEL_ERROR
+                answer = None
+            finish_turn(episode, draft, answer)
         self.collect()
 
+    def abandon_live(self) -> None:
+        """Close the envs of episodes that will not finish in this run (they get no record)."""
+        for _, episode in self.live:
+            if episode.env is not None:
+                # Closing is best effort here: the episode gets no record anyway.
+                with contextlib.suppress(Exception):
+                    episode.env.close()
+                episode.env = None
+        self.live = []
+        self.pending.clear()
+
     def results(self) -> list[EpisodeRecord]:
-        return [self.records[i] for i in range(self.total)]
+        return [self.records[i] for i in range(self.total) if i in self.records]
 
     def progress(self) -> Any:
         if not self.config.progress:
@@ -162,11 +183,26 @@ class _Run:
         )
 
 
+def _after_failure(
+    exc: Exception, prompts: list[tuple[Message, ...]]
+) -> list[str | Exception] | None:
+    """What a failed batched call still tells, per prompt; ``None``: retry one by one."""
+    if isinstance(exc, BatchModelError) and len(exc.outputs) == len(prompts):
+        return list(exc.outputs)  # the answers that came are kept (and already cached)
+    if isinstance(exc, ModelEndpointError) or len(prompts) == 1:
+        return [exc] * len(prompts)
+    return None
+
+
+def _failed_feedback(exc: Exception, n: int) -> list[FeedbackResult]:
+    return [exc] * n
+
+
 def _generate_each(
     model: ChatModel, prompts: list[tuple[Message, ...]], params: GenerationParams
 ) -> list[str | Exception]:
-    # The batched call failed: retry one by one so that one bad conversation (too long for
-    # the server, say) ends only its own episode.
+    # The batched call failed and did not say which prompt failed: retry one by one so that
+    # one bad conversation (too long for the server, say) ends only its own episode.
     outputs: list[str | Exception] = []
     for prompt in prompts:
         try:
@@ -184,6 +220,7 @@ def run_episodes(
     config: LoopConfig | None = None,
     on_episode_end: EpisodeCallback | None = None,
     max_live_episodes: int | None = None,
+    should_stop: StopCheck | None = None,
 ) -> list[EpisodeRecord]:
     """Play ``episodes`` to the end and return their records, in input order.
 
@@ -191,34 +228,50 @@ def run_episodes(
     ``max_live_episodes`` at a time; more start as others finish), then steps each env,
     asks feedback providers once per provider, and ends episodes by their termination reason.
     ``on_episode_end`` receives each record as soon as its episode ends (persist it there).
-    Only when the batched call raises are its conversations retried one by one.
+    A batched call that fails for some prompts (:class:`BatchModelError`) keeps the others'
+    answers; only a batch failure that names no prompt is retried one prompt at a time. A
+    feedback provider's failure ends only the episodes it was asked about (``model_error``).
+    When ``should_stop()`` turns true (checked before each round) the run ends early: live
+    episodes are closed without a record, and only the finished episodes' records return.
     """
     run = _Run(
         model, episodes, params or GenerationParams(), config or LoopConfig(), on_episode_end
     )
-    with run.progress() as progress:
-        task = progress.add_task("episodes", total=run.total) if progress else None
-        while run.pending or run.live:
-            run.admit(max_live_episodes)
-            drafts = run.prepare()
-            if not run.live:
-                continue
-            prompts = [d.prompt for d in drafts]
-            run.model_calls += 1
-            try:
-                outputs: list[str | Exception] = list(model.generate(prompts, run.params))
-            except Exception:
-                outputs = _generate_each(model, prompts, run.params)
-            run.apply_completions(drafts, outputs)
-            for (_, episode), draft in zip(run.live, drafts, strict=True):
-                step_env(episode, draft)
-            feedback: dict[int, str | None] = {}
-            for provider, indices in run.feedback_groups(drafts):
-                requests = [feedback_request(run.live[i][1], drafts[i]) for i in indices]
-                feedback.update(zip(indices, provider.feedback(requests), strict=True))
-            run.finish(drafts, feedback)
-            if progress is not None and task is not None:
-                progress.update(task, completed=len(run.records))
+    try:
+        with run.progress() as progress:
+            task = progress.add_task("episodes", total=run.total) if progress else None
+            while run.pending or run.live:
+                if should_stop is not None and should_stop():
+                    break
+                run.admit(max_live_episodes)
+                drafts = run.prepare()
+                if not run.live:
+                    continue
+                prompts = [d.prompt for d in drafts]
+                run.model_calls += 1
+                try:
+                    outputs: list[str | Exception] = list(model.generate(prompts, run.params))
+                except Exception as exc:
+                    known = _after_failure(exc, prompts)
+                    outputs = (
+                        known if known is not None else _generate_each(model, prompts, run.params)
+                    )
+                run.apply_completions(drafts, outputs)
+                for (_, episode), draft in zip(run.live, drafts, strict=True):
+                    step_env(episode, draft)
+                feedback: dict[int, FeedbackResult] = {}
+                for provider, indices in run.feedback_groups(drafts):
+                    requests = [feedback_request(run.live[i][1], drafts[i]) for i in indices]
+                    try:
+                        answers = list(provider.feedback(requests))
+                    except Exception as exc:
+                        answers = _failed_feedback(exc, len(indices))
+                    feedback.update(zip(indices, answers, strict=True))
+                run.finish(drafts, feedback)
+                if progress is not None and task is not None:
+                    progress.update(task, completed=len(run.records))
+    finally:
+        run.abandon_live()
     return run.results()
 
 
@@ -230,11 +283,12 @@ async def arun_episodes(
     config: LoopConfig | None = None,
     on_episode_end: EpisodeCallback | None = None,
     max_live_episodes: int | None = None,
+    should_stop: StopCheck | None = None,
 ) -> list[EpisodeRecord]:
     """Async twin of :func:`run_episodes`: ``await model.agenerate`` once per round, env steps
     in worker threads (``config.max_parallel_env_steps`` at a time) except for envs marked
     ``thread_affine`` (stepped in the one thread where envs are made and closed), feedback via
-    ``afeedback``. Same records, same callback contract."""
+    ``afeedback``. Same records, same callback and ``should_stop`` contract."""
     run = _Run(
         model, episodes, params or GenerationParams(), config or LoopConfig(), on_episode_end
     )
@@ -260,6 +314,8 @@ async def arun_episodes(
         with run.progress() as progress:
             task = progress.add_task("episodes", total=run.total) if progress else None
             while run.pending or run.live:
+                if should_stop is not None and should_stop():
+                    break
                 await in_env_thread(run.admit, max_live_episodes)
                 drafts = run.prepare()
                 if not run.live:
@@ -270,20 +326,29 @@ async def arun_episodes(
                     outputs: list[str | Exception] = list(
                         await model.agenerate(prompts, run.params)
                     )
-                except Exception:
-                    outputs = await asyncio.to_thread(_generate_each, model, prompts, run.params)
+                except Exception as exc:
+                    known = _after_failure(exc, prompts)
+                    outputs = (
+                        known
+                        if known is not None
+                        else await asyncio.to_thread(_generate_each, model, prompts, run.params)
+                    )
                 await in_env_thread(run.apply_completions, drafts, outputs)
                 await asyncio.gather(
                     *(step(ep, d) for (_, ep), d in zip(run.live, drafts, strict=True))
                 )
-                feedback: dict[int, str | None] = {}
+                feedback: dict[int, FeedbackResult] = {}
                 for provider, indices in run.feedback_groups(drafts):
                     requests = [feedback_request(run.live[i][1], drafts[i]) for i in indices]
-                    answers = await provider.afeedback(requests)
+                    try:
+                        answers = list(await provider.afeedback(requests))
+                    except Exception as exc:
+                        answers = _failed_feedback(exc, len(indices))
                     feedback.update(zip(indices, answers, strict=True))
                 await in_env_thread(run.finish, drafts, feedback)
                 if progress is not None and task is not None:
                     progress.update(task, completed=len(run.records))
     finally:
+        await in_env_thread(run.abandon_live)
         env_thread.shutdown(wait=True)
     return run.results()

@@ -18,6 +18,27 @@ class ModelError(RuntimeError):
     """A backend could not produce completions (server error after retries, bad response)."""
 
 
+class ModelEndpointError(ModelError):
+    """The endpoint itself is wrong (no such model, bad URL, refused credentials): every
+    further request would fail the same way, so a run should stop rather than go on."""
+
+
+class BatchModelError(ModelError):
+    """Some conversations of a batch failed; ``outputs`` holds, in order, each completion or
+    the :class:`ModelError` of its conversation, so the answers that did come are kept."""
+
+    def __init__(self, outputs: Sequence[str | ModelError]) -> None:
+        self.outputs: list[str | ModelError] = list(outputs)
+        failed = [o for o in self.outputs if isinstance(o, ModelError)]
+        first = failed[0] if failed else "none"
+        super().__init__(f"{len(failed)} of {len(self.outputs)} requests failed; first: {first}")
+
+    @property
+    def endpoint_error(self) -> ModelEndpointError | None:
+        """The first :class:`ModelEndpointError` among the failures, if any."""
+        return next((o for o in self.outputs if isinstance(o, ModelEndpointError)), None)
+
+
 def approx_token_count(conversation: Conversation) -> int:
     """A deterministic token estimate (words and punctuation, plus 4 per message for the
     chat-template markers) for backends that cannot count exactly; it over-counts subword-free
@@ -68,7 +89,9 @@ def first_user_message(conversation: Conversation) -> str:
 
 
 __all__ = [
+    "BatchModelError",
     "Message",
+    "ModelEndpointError",
     "ModelError",
     "approx_token_count",
     "assistant_turns",

@@ -1,17 +1,23 @@
 """OpenAI-compatible chat completions over HTTP: vLLM, TGI, ``transformers serve``, OpenAI.
 
-One ``POST {base_url}/chat/completions`` per conversation, at most ``concurrency`` in flight;
-each request has a timeout and is retried with exponential backoff (and ``Retry-After`` when
-the server sends one) on timeouts, connection errors, 408/409/429 and 5xx. Other statuses
-fail at once with the server's message, since retrying cannot fix a bad request.
+One ``POST {base_url}/chat/completions`` per conversation, at most ``concurrency`` in flight.
+What a flaky server does is retried, with exponential backoff and jitter (``Retry-After``
+honoured, up to ``max_backoff_seconds``), at most ``max_retries`` times: timeouts, connection
+errors and resets, 408/409/425/429 and 5xx, and 200 answers that are not a completion
+(truncated or malformed JSON, an HTML page, a body without ``choices``). What retrying cannot
+fix fails at once: 401/403 (credentials) and 404 (wrong URL or model name) as
+:class:`ModelEndpointError` naming the fix, other 4xx with the server's message. When only
+some requests of a batch fail, :class:`BatchModelError` carries the answers that came.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import os
 import random
 import ssl
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +25,8 @@ import httpx
 from lemur_core import Conversation, GenerationParams
 
 from lemur_agents.models.base import (
+    BatchModelError,
+    ModelEndpointError,
     ModelError,
     approx_token_count,
     cut_at_stop,
@@ -26,9 +34,13 @@ from lemur_agents.models.base import (
     to_openai_messages,
 )
 
-_RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+_RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 # OpenAI accepts at most 4 stop sequences; all of them are applied client-side as well.
 _MAX_SERVER_STOPS = 4
+
+
+class _MalformedAnswer(Exception):
+    """A 200 response that is not a chat completion (retried: truncation is transient)."""
 
 
 class OpenAIChatModel:
@@ -72,6 +84,8 @@ class OpenAIChatModel:
         self.last_usage: list[dict[str, Any]] = []
         self.last_completion_tokens: list[int | None] = []
         self.requests_sent = 0
+        self.retries = 0  # attempts after a retryable failure, over the model's lifetime
+        self._served: list[str] | None = None  # GET /models, read once when a 404 needs it
         # Building an SSL context loads the CA bundle (~40 ms); do it once, not per batch.
         self._ssl_context: ssl.SSLContext | None = None
 
@@ -108,12 +122,9 @@ class OpenAIChatModel:
 
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:
         if response is not None:
-            retry_after = response.headers.get("retry-after")
-            if retry_after is not None:
-                try:
-                    return min(float(retry_after), self.max_backoff_seconds)
-                except ValueError:
-                    pass
+            wait = _retry_after(response.headers.get("retry-after"))
+            if wait is not None:
+                return min(wait, self.max_backoff_seconds)
         base = min(self.backoff_seconds * (2**attempt), self.max_backoff_seconds)
         return base * (0.5 + random.random() / 2)  # jitter: retries of a batch do not align
 
@@ -127,40 +138,70 @@ class OpenAIChatModel:
         payload = self._payload(conversation, params)
         last_problem = ""
         for attempt in range(self.max_retries + 1):
+            if attempt:
+                self.retries += 1
             response: httpx.Response | None = None
             async with gate:
                 self.requests_sent += 1
                 try:
                     response = await client.post("/chat/completions", json=payload)
-                except (httpx.TimeoutException, httpx.TransportError) as exc:
-                    last_problem = f"{type(exc).__name__}: {exc}"
+                except httpx.TimeoutException as exc:
+                    last_problem = f"{type(exc).__name__}: no answer within {self.timeout:g} s"
+                except httpx.TransportError as exc:  # refused, reset, torn bodies, DNS
+                    last_problem = f"{type(exc).__name__}: {str(exc) or 'connection closed'}"
             if response is not None:
-                if response.status_code == 200:
-                    return self._parse(response)
-                last_problem = f"HTTP {response.status_code}: {response.text[:300]}"
-                if response.status_code not in _RETRY_STATUS:
-                    raise ModelError(f"{self.base_url} refused the request ({last_problem})")
+                status = response.status_code
+                if status == 200:
+                    try:
+                        return _parse(response)
+                    except _MalformedAnswer as exc:
+                        last_problem = str(exc)
+                else:
+                    last_problem = f"HTTP {status}: {_snippet(response)}"
+                    if status not in _RETRY_STATUS and status < 500:
+                        raise await self._refused(client, status, last_problem)
             if attempt < self.max_retries:
                 await asyncio.sleep(self._delay(attempt, response))
         raise ModelError(
             f"{self.base_url} failed after {self.max_retries + 1} attempts; last: {last_problem}"
         )
 
-    def _parse(self, response: httpx.Response) -> tuple[str, dict[str, Any]]:
-        try:
-            body = response.json()
-            content = body["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise ModelError(
-                f"{self.base_url} answered 200 without choices[0].message.content: "
-                f"{response.text[:300]}"
-            ) from exc
-        return (content or ""), dict(body.get("usage") or {})
+    async def _refused(self, client: httpx.AsyncClient, status: int, problem: str) -> ModelError:
+        """The error for a status that retrying cannot fix, naming what to change."""
+        if status in (401, 403):
+            return ModelEndpointError(
+                f"{self.base_url} refused the credentials ({problem}); set OPENAI_API_KEY "
+                "to a key this server accepts"
+            )
+        if status == 404:
+            served = await self._served_models(client)
+            if served is None:
+                hint = f"check the URL (the API root, usually ending in /v1) and the model name {self.model!r}"
+            elif self.model in served:
+                hint = "the model is served, so the URL's path is wrong (the API root usually ends in /v1)"
+            else:
+                hint = f"it serves {', '.join(served[:8]) or 'no models'}: fix #MODEL in the spec"
+            return ModelEndpointError(
+                f"{self.base_url} has no model {self.model!r} or no /chat/completions "
+                f"({problem}); {hint}"
+            )
+        return ModelError(f"{self.base_url} refused the request ({problem})")
 
-    async def agenerate(
+    async def _served_models(self, client: httpx.AsyncClient) -> list[str] | None:
+        if self._served is None:
+            try:
+                response = await client.get("/models", timeout=min(10.0, self.timeout))
+                data = response.json()["data"]
+                self._served = [str(m["id"]) for m in data]
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                return None
+        return self._served
+
+    async def agenerate_each(
         self, conversations: Sequence[Conversation], params: GenerationParams
-    ) -> list[str]:
-        """One completion per conversation, requests running concurrently (bounded)."""
+    ) -> list[str | ModelError]:
+        """One completion or one :class:`ModelError` per conversation: a failed request
+        never costs the others their answers."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         gate = asyncio.Semaphore(self.concurrency)
         async with httpx.AsyncClient(
@@ -171,19 +212,82 @@ class OpenAIChatModel:
             verify=self._ssl(),
         ) as client:
             results = await asyncio.gather(
-                *(self._one(client, gate, c, params) for c in conversations)
+                *(self._one(client, gate, c, params) for c in conversations),
+                return_exceptions=True,
             )
-        self.last_usage = [usage for _, usage in results]
-        self.last_completion_tokens = [
-            u.get("completion_tokens") if isinstance(u.get("completion_tokens"), int) else None
-            for u in self.last_usage
-        ]
-        # Cut client-side too: some servers (TGI) return the stop sequence, and only the
-        # first four stops are sent.
-        return [cut_at_stop(text, params.stop) for text, _ in results]
+        outputs: list[str | ModelError] = []
+        self.last_usage, self.last_completion_tokens = [], []
+        for result in results:
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result  # KeyboardInterrupt, cancellation: not a model failure
+                error = (
+                    result
+                    if isinstance(result, ModelError)
+                    else ModelError(f"{self.base_url}: {type(result).__name__}: {result}")
+                )
+                outputs.append(error)
+                self.last_usage.append({})
+                self.last_completion_tokens.append(None)
+                continue
+            text, usage = result
+            # Cut client-side too: some servers (TGI) return the stop sequence, and only the
+            # first four stops are sent.
+            outputs.append(cut_at_stop(text, params.stop))
+            self.last_usage.append(usage)
+            tokens = usage.get("completion_tokens")
+            self.last_completion_tokens.append(tokens if isinstance(tokens, int) else None)
+        return outputs
+
+    async def agenerate(
+        self, conversations: Sequence[Conversation], params: GenerationParams
+    ) -> list[str]:
+        """One completion per conversation, requests running concurrently (bounded); when any
+        fails, a :class:`BatchModelError` holding every answer and failure, in order."""
+        outputs = await self.agenerate_each(conversations, params)
+        if any(isinstance(o, ModelError) for o in outputs):
+            failed = [o for o in outputs if isinstance(o, ModelError)]
+            if len(outputs) == 1:
+                raise failed[0]
+            raise BatchModelError(outputs)
+        return [o for o in outputs if isinstance(o, str)]
 
     def generate(
         self, conversations: Sequence[Conversation], params: GenerationParams
     ) -> list[str]:
         """Synchronous twin of :meth:`agenerate`."""
         return run_sync(self.agenerate(conversations, params))
+
+
+def _snippet(response: httpx.Response) -> str:
+    return " ".join(response.text[:300].split())
+
+
+def _parse(response: httpx.Response) -> tuple[str, dict[str, Any]]:
+    try:
+        body = response.json()
+        content = body["choices"][0]["message"]["content"]
+        if content is not None and not isinstance(content, str):
+            raise TypeError(f"content is {type(content).__name__}")
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise _MalformedAnswer(
+            f"HTTP 200 without choices[0].message.content ({type(exc).__name__}): "
+            f"{_snippet(response) or '(empty body)'}"
+        ) from None
+    usage = body.get("usage") if isinstance(body, dict) else None
+    return (content or ""), dict(usage) if isinstance(usage, dict) else {}
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
