@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lemur_core.atomic import atomic_write_text
+from lemur_core.atomic import atomic_write_text, file_sha256
 from lemur_core.hashing import canonical_sha256
 
 MANIFEST_NAME = "manifest.json"
@@ -36,7 +36,14 @@ class ManifestError(ValueError):
 
 
 class StaleArtifactError(ManifestError):
-    """An artifact exists at the output path but was made from a different config or inputs."""
+    """An artifact exists at the output path but was made from a different config or inputs.
+
+    ``changed_fields`` holds the dotted paths of the config fields that differ (may be empty).
+    """
+
+    def __init__(self, message: str, *, changed_fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.changed_fields = changed_fields
 
 
 class Producer(BaseModel):
@@ -58,8 +65,25 @@ class InputRef(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class ManifestFile(BaseModel):
+    """One file of an artifact (path relative to the artifact directory), with its size and sha256.
+
+    Reuse re-checks every listed file's size (cheap, always) and, on request, its sha256.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str = Field(min_length=1)
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class ArtifactManifest(BaseModel):
-    """The description stored as ``manifest.json`` in every artifact directory."""
+    """The description stored as ``manifest.json`` in every artifact directory.
+
+    ``files`` lists every file of the artifact but the manifest itself; manifests written before
+    it existed load with an empty list (nothing to re-check).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -70,6 +94,7 @@ class ArtifactManifest(BaseModel):
     config_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     inputs: tuple[InputRef, ...] = ()
     stats: dict[str, Any] = Field(default_factory=dict)
+    files: tuple[ManifestFile, ...] = ()
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @field_validator("config_sha256")
@@ -161,6 +186,70 @@ def read_manifest(
     return manifest
 
 
+def config_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of the fields that differ between two JSON-like configs, sorted.
+
+    Mappings are compared key by key (``optimizer.peak_lr``), lists of equal length item by item
+    (``sources.1.weight``); anything else (a scalar, lists of other lengths, a key present on one
+    side only) is reported at its own path. Equal configs give ``[]``.
+    """
+    if isinstance(old, BaseModel):
+        old = old.model_dump(mode="json")
+    if isinstance(new, BaseModel):
+        new = new.model_dump(mode="json")
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new)):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key not in old or key not in new:
+                out.append(path)
+            else:
+                out.extend(config_diff(old[key], new[key], path))
+        return out
+    if isinstance(old, list | tuple) and isinstance(new, list | tuple) and len(old) == len(new):
+        out = []
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            out.extend(config_diff(a, b, f"{prefix}.{i}" if prefix else str(i)))
+        return out
+    if canonical_sha256(old) != canonical_sha256(new):
+        return [prefix or "(whole config)"]
+    return []
+
+
+def check_matches(
+    found: ArtifactManifest,
+    where: str | os.PathLike[str],
+    *,
+    kind: str,
+    schema_version: int,
+    config: dict[str, Any],
+    inputs: tuple[InputRef, ...] | list[InputRef] = (),
+) -> None:
+    """Raise :class:`StaleArtifactError` unless ``found`` was made as ``kind`` / ``schema_version``
+    from ``config`` and ``inputs``; the message names every differing config field (nested)."""
+    if found.kind != kind:
+        raise StaleArtifactError(f"{where} holds a '{found.kind}' artifact, not '{kind}'")
+    if found.schema_version != schema_version:
+        raise StaleArtifactError(
+            f"{where}: schema_version {found.schema_version} != {schema_version}; "
+            "force a rebuild with this version"
+        )
+    if found.config_sha256 != canonical_sha256(config):
+        differing = config_diff(found.config, config)
+        raise StaleArtifactError(
+            f"{where} was built with a different config (fields differ: {', '.join(differing) or '?'}); "
+            "use a new output directory or force a rebuild (--force)",
+            changed_fields=tuple(differing),
+        )
+    wanted = {(i.kind, i.sha256) for i in inputs}
+    have = {(i.kind, i.sha256) for i in found.inputs}
+    if wanted != have:
+        raise StaleArtifactError(
+            f"{where} was built from different inputs (expected {sorted(wanted)}, found {sorted(have)}); "
+            "force a rebuild (--force)"
+        )
+
+
 def find_reusable(
     out_dir: str | os.PathLike[str],
     *,
@@ -171,36 +260,63 @@ def find_reusable(
 ) -> ArtifactManifest | None:
     """Return the existing manifest in ``out_dir`` if it was made from the same config and inputs.
 
-    Returns ``None`` when ``out_dir`` holds no manifest (the stage must run). Raises
-    :class:`StaleArtifactError` naming the differing field when a manifest exists but was made
-    from something else: the caller decides whether to overwrite (``--force``) or stop.
+    A read-only check (no lock, no file verification): stages go through
+    :func:`lemur_core.stage.claim`, which also locks, verifies files and resumes. Returns
+    ``None`` when ``out_dir`` holds no manifest; raises :class:`StaleArtifactError` naming the
+    differing fields when it holds one made from something else.
     """
     target = Path(out_dir) / MANIFEST_NAME
     if not target.exists():
         return None
     found = read_manifest(target)
-    if found.kind != kind:
-        raise StaleArtifactError(f"{out_dir} holds a '{found.kind}' artifact, not '{kind}'")
-    if found.schema_version != schema_version:
-        raise StaleArtifactError(
-            f"{out_dir}: schema_version {found.schema_version} != {schema_version}"
-        )
-    expected_hash = canonical_sha256(config)
-    if found.config_sha256 != expected_hash:
-        differing = sorted(
-            key
-            for key in set(found.config) | set(config)
-            if canonical_sha256(found.config.get(key)) != canonical_sha256(config.get(key))
-        )
-        raise StaleArtifactError(
-            f"{out_dir} was built with a different config (fields differ: {', '.join(differing) or '?'}); "
-            "use a new output directory or force a rebuild"
-        )
-    wanted = {(i.kind, i.sha256) for i in inputs}
-    have = {(i.kind, i.sha256) for i in found.inputs}
-    if wanted != have:
-        raise StaleArtifactError(
-            f"{out_dir} was built from different inputs (expected {sorted(wanted)}, found {sorted(have)}); "
-            "force a rebuild"
-        )
+    check_matches(
+        found, out_dir, kind=kind, schema_version=schema_version, config=config, inputs=inputs
+    )
     return found
+
+
+def list_files(root: str | os.PathLike[str]) -> tuple[ManifestFile, ...]:
+    """Every regular file below ``root`` (but its manifest and hidden ``*.tmp`` leftovers) with
+    size and sha256, sorted by path: the ``files`` of the artifact's manifest."""
+    base = Path(root)
+    entries = []
+    for item in sorted(p for p in base.rglob("*") if p.is_file()):
+        rel = item.relative_to(base).as_posix()
+        if rel == MANIFEST_NAME or any(
+            part.startswith(".") and part.endswith(".tmp") for part in item.parts
+        ):
+            continue
+        entries.append(ManifestFile(path=rel, size=item.stat().st_size, sha256=file_sha256(item)))
+    return tuple(entries)
+
+
+def check_files(
+    root: str | os.PathLike[str], manifest: ArtifactManifest, *, verify: bool
+) -> str | None:
+    """``None`` when every file the manifest lists is present with its size (and, with
+    ``verify``, its sha256); otherwise one line saying which file is wrong and how."""
+    base = Path(root)
+    for entry in manifest.files:
+        path = base / entry.path
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return f"{path} is missing"
+        if size != entry.size:
+            return f"{path} is {size} bytes, the manifest says {entry.size}"
+    if verify:
+        for entry in manifest.files:
+            path = base / entry.path
+            if file_sha256(path) != entry.sha256:
+                return f"{path} does not match its sha256 in the manifest (same size, other bytes)"
+    return None
+
+
+def verify_artifact(root: str | os.PathLike[str], *, verify: bool = True) -> ArtifactManifest:
+    """Read ``root``'s manifest and check its files; raises :class:`ManifestError` naming the
+    first bad file. For consumers that want to trust an input before reading it."""
+    manifest = read_manifest(root)
+    problem = check_files(root, manifest, verify=verify)
+    if problem is not None:
+        raise ManifestError(f"{problem}; rebuild the artifact (run its stage again or --force)")
+    return manifest
