@@ -17,8 +17,9 @@ A :class:`FaultPlan` makes it fail the way real servers do:
 Which requests fail is decided per distinct request body (a hash), not by arrival order, so a
 concurrent run meets the same faults every time: a faulted request fails ``repeats`` times and
 then succeeds. ``always`` makes every request fail (a broken endpoint), ``die_after`` stops the
-server for good after that many completions (a server killed mid-run), and a request for
-another model than ``served_model`` gets vLLM's ``404``.
+server for good after that many completions (a server killed mid-run), a request for another
+model than ``served_model`` gets vLLM's ``404``, and with ``api_key`` set a request without
+that bearer token gets ``401``.
 """
 
 from __future__ import annotations
@@ -129,6 +130,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": f"no route {self.path}"}})
             return
         body = json.loads(raw)
+        owner.received(body)
+        if owner.api_key is not None and self.headers.get("Authorization") != (
+            f"Bearer {owner.api_key}"
+        ):
+            owner.count("unauthorized")
+            self._json(401, {"error": {"message": "Incorrect API key provided"}})
+            return
         fault = owner.fault_for(raw)
         if fault is None and body.get("model") != owner.served_model:
             owner.count("not_found")
@@ -199,7 +207,7 @@ class LoopbackServer:
     """The server (see the module docstring); a context manager, or ``start()``/``stop()``.
 
     ``stats`` counts injected faults by kind, ``completions`` the good answers, ``requests``
-    every chat request received.
+    every chat request received, ``bodies`` holds each request's JSON body.
     """
 
     def __init__(
@@ -209,8 +217,11 @@ class LoopbackServer:
         served_model: str = "lemur",
         plan: FaultPlan | None = None,
         port: int = 0,
+        api_key: str | None = None,
     ) -> None:
         self.answer = answer
+        self.api_key = api_key
+        self.bodies: list[dict[str, Any]] = []
         self.served_model = served_model
         self.plan = plan or FaultPlan()
         self.stats: Counter[str] = Counter()
@@ -261,10 +272,9 @@ class LoopbackServer:
         )
 
     def fault_for(self, raw_body: bytes) -> Fault | None:
-        """The fault this request meets (``None``: answer it), counting the request."""
+        """The fault this request meets (``None``: answer it)."""
         plan = self.plan
         with self._lock:
-            self.requests += 1
             if plan.always is not None:
                 return plan.always
             if plan.rate <= 0 or not plan.faults:
@@ -277,6 +287,21 @@ class LoopbackServer:
             if self._attempts[key] > plan.repeats:
                 return None
             return plan.faults[int.from_bytes(digest[8:12], "big") % len(plan.faults)]
+
+    def received(self, body: dict[str, Any]) -> None:
+        """Keep a chat request's body (tests ask which prompts reached the server)."""
+        with self._lock:
+            self.requests += 1
+            self.bodies.append(body)
+
+    def first_user_messages(self) -> list[str]:
+        """The first user message (the task) of every chat request received, in order."""
+        with self._lock:
+            bodies = list(self.bodies)
+        return [
+            next((m["content"] for m in b.get("messages", []) if m.get("role") == "user"), "")
+            for b in bodies
+        ]
 
     def count(self, what: str) -> None:
         """Count one injected fault or refusal of kind ``what``."""
