@@ -41,7 +41,9 @@ class ExecResult:
     ``timed_out`` is set when the wall-clock limit killed it; ``truncated`` when output past
     ``max_output_bytes`` was dropped; ``killed_reason`` names why the sandbox (or the kernel,
     on an rlimit) ended it: ``wall_timeout``, ``output_limit``, ``cpu_limit``,
-    ``file_size_limit``, ``signal SIGKILL`` ... or ``None`` for a normal exit.
+    ``file_size_limit``, ``signal SIGKILL`` ... or ``None`` for a normal exit. ``restarted``
+    (:class:`~lemur_agents.sandbox.session.PythonSession` only) says the interpreter was
+    replaced during this call, so variables from earlier calls are gone.
     """
 
     stdout: str
@@ -52,6 +54,7 @@ class ExecResult:
     killed_reason: str | None = None
     duration_s: float = 0.0
     isolation: str = ""
+    restarted: bool = False
 
     @property
     def ok(self) -> bool:

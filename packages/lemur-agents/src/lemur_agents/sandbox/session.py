@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import subprocess
 import sys
@@ -17,12 +18,20 @@ from lemur_agents.sandbox.limits import SandboxLimits
 from lemur_agents.sandbox.process import ExecResult, Sandbox
 
 _SERVER = Path(__file__).with_name("_session_server.py")
-_CAPTURE_NAME = ".lemur_cell_output"
 # CPU time of the whole interpreter; each cell gets ``limits.cpu_seconds`` of it (soft limit
 # moved per cell by the server), so a long session is not killed by its history.
 _SESSION_CPU_FACTOR = 1000
 _STARTUP_SECONDS = 30.0
-_GRACE_SECONDS = 2.0
+# The server gives a cell 1.5 s past its timeout, then needs a moment to kill and restart it.
+_GRACE_SECONDS = 4.0
+# One BLAS/OpenMP thread: thread pools would outlive a cell, and the server restarts an
+# interpreter whose cell left threads running (they could act in later cells).
+_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+_RESTART_NOTES = {
+    "threads_left": "the cell left threads running, so",
+    "wall_timeout": "the cell did not stop at its timeout, so",
+    "interpreter_crashed": "the interpreter crashed, so",
+}
 
 
 class PythonSession:
@@ -31,12 +40,14 @@ class PythonSession:
     Variables, imports and functions defined by one call are visible to the next. A trailing
     expression is echoed like an interactive prompt. Each call has a wall-clock ``timeout``
     (default ``limits.wall_seconds``) and ``limits.cpu_seconds`` of CPU: a Python-level timeout
-    interrupts the cell and keeps the state; a cell stuck in C code past the grace period, or
-    one that crashes the interpreter, gets the interpreter killed — the result says so
-    (``killed_reason``) and the next call starts a fresh interpreter (``restarts`` counts them).
+    interrupts the cell and keeps the state. Every process a cell starts is killed when the cell
+    ends. A cell stuck in C code past the grace period, one that crashes the interpreter or
+    leaves threads running gets a fresh interpreter: the result says so (``restarted``,
+    ``killed_reason``, a note in the output) and ``restarts`` counts them.
     Output is stdout and stderr interleaved in ``stdout``, capped at ``limits.max_output_bytes``.
     ``tools`` are host functions the code may call by name (``wikipedia_search("x")``, as in
-    MINT): the call crosses the sandbox boundary as JSON, the function runs here.
+    MINT): the call crosses the sandbox boundary as JSON, the function runs here. Cell code
+    cannot reach the channel to the host (see ``_session_server.py``).
     """
 
     def __init__(
@@ -52,7 +63,10 @@ class PythonSession:
         session_limits = base.model_copy(
             update={"cpu_seconds": base.cpu_seconds * _SESSION_CPU_FACTOR}
         ).clamped()
-        self.sandbox = Sandbox(session_limits, network=network)
+        # The server script must stay readable even when its package lives in a hidden home.
+        self.sandbox = Sandbox(
+            session_limits, network=network, visible_paths=(str(_SERVER.parent),)
+        )
         self.python = python or sys.executable
         self.workdir = self.sandbox.scratch_dir(prefix="lemur-pysession-")
         self._proc: subprocess.Popen[bytes] | None = None
@@ -74,17 +88,19 @@ class PythonSession:
                 self.python,
                 "-I",
                 str(_SERVER),
+                str(self.workdir),
                 str(self.limits.max_output_bytes),
                 json.dumps(sorted(self.tools)),
             ],
             cwd=self.workdir,
+            env=_THREAD_ENV,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
         self._proc = proc
         self._buffer = b""
-        reply = self._read_reply(time.monotonic() + _STARTUP_SECONDS)
+        reply = self._read_reply(time.monotonic() + _STARTUP_SECONDS, None)
         if reply is None or reply.get("status") != "ready":
             self._kill()
             raise RuntimeError(
@@ -93,24 +109,30 @@ class PythonSession:
             )
         return proc
 
-    def _read_reply(self, deadline: float) -> dict[str, Any] | None:
+    def _read_reply(self, deadline: float, nonce: str | None) -> dict[str, Any] | None:
+        """The server's next line for request ``nonce`` (lines for other requests are dropped)."""
         proc = self._proc
         assert proc is not None and proc.stdout is not None
         fd = proc.stdout.fileno()
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([fd], [], [], min(remaining, 0.5))
-            if not ready:
+        while True:
+            while b"\n" not in self._buffer:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                ready, _, _ = select.select([fd], [], [], min(remaining, 0.5))
+                if not ready:
+                    continue
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    return None
+                self._buffer += chunk
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            try:
+                reply = json.loads(line)
+            except ValueError:
                 continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        reply: dict[str, Any] = json.loads(line)
-        return reply
+            if isinstance(reply, dict) and reply.get("nonce") == nonce:
+                return reply
 
     def _kill(self) -> int | None:
         proc, self._proc = self._proc, None
@@ -123,61 +145,88 @@ class PythonSession:
         code = proc.returncode
         return None if code is None else int(code)
 
-    def _captured(self) -> str:
+    def _send(self, proc: subprocess.Popen[bytes], message: dict[str, Any]) -> None:
+        assert proc.stdin is not None
         try:
-            data = (self.workdir / _CAPTURE_NAME).read_bytes()[: self.limits.max_output_bytes]
-        except OSError:
-            return ""
-        return data.decode("utf-8", errors="replace")
+            proc.stdin.write(json.dumps(message, default=str).encode("utf-8") + b"\n")
+            proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # the server died; reading its reply sees EOF
 
     def run(self, code: str, *, timeout: float | None = None) -> ExecResult:
         """Execute ``code`` in the session; never raises for anything the code does."""
         wall = float(timeout) if timeout is not None else self.limits.wall_seconds
         started = time.monotonic()
+        restarted = False
         proc = self._proc if self._proc is not None and self._proc.poll() is None else None
         if proc is None:
             if self._proc is not None:
                 self._kill()
                 self.restarts += 1
+                restarted = True
             proc = self._start()
-        assert proc.stdin is not None
-        request = {"code": code, "timeout": wall, "cpu": self.limits.cpu_seconds}
-        try:
-            proc.stdin.write(json.dumps(request).encode("utf-8") + b"\n")
-            proc.stdin.flush()
-        except BrokenPipeError:
-            pass  # the interpreter died; _read_reply sees EOF below
-        reply = self._read_reply(started + wall + _GRACE_SECONDS)
+        # A fresh nonce per request: a reply to anything else is never taken for this one.
+        nonce = secrets.token_hex(8)
+        self._send(
+            proc, {"nonce": nonce, "code": code, "timeout": wall, "cpu": self.limits.cpu_seconds}
+        )
+        deadline = started + wall + _GRACE_SECONDS
+        reply = self._read_reply(deadline, nonce)
         while reply is not None and "tool" in reply:
             self._answer_tool(proc, reply)
-            reply = self._read_reply(started + wall + _GRACE_SECONDS)
+            reply = self._read_reply(deadline, nonce)
         if reply is None:
-            timed_out = time.monotonic() >= started + wall + _GRACE_SECONDS
-            output = self._captured()
+            timed_out = time.monotonic() >= deadline
             exit_code = self._kill()
             self.restarts += 1
             reason = "wall_timeout" if timed_out else "interpreter_crashed"
-            note = "\n[the interpreter was restarted: variables from earlier calls are lost]\n"
             return ExecResult(
-                stdout=output + note,
+                stdout=self._restart_note(reason),
                 stderr="",
                 exit_code=exit_code if exit_code is not None else -9,
                 timed_out=timed_out,
                 killed_reason=reason,
                 duration_s=time.monotonic() - started,
                 isolation=self.isolation_level,
+                restarted=True,
             )
+        return self._result(reply, started, restarted)
+
+    def _result(self, reply: dict[str, Any], started: float, restarted: bool) -> ExecResult:
         status = str(reply.get("status"))
+        output = str(reply.get("output", ""))
+        reason = reply.get("reason")
+        if reply.get("restarted"):
+            self.restarts += 1
+            restarted = True
+            output += self._restart_note(str(reason))
+        killed_reason: str | None
+        if status == "timeout":
+            killed_reason = "wall_timeout"
+        elif status == "output_limit":
+            killed_reason = "output_limit"
+        elif status == "crashed":
+            killed_reason = str(reason or "interpreter_crashed")
+        else:
+            killed_reason = None
+        exit_code = {"ok": 0, "crashed": reply.get("exit_code")}.get(status, 1)
         return ExecResult(
-            stdout=str(reply.get("output", "")),
+            stdout=output,
             stderr="",
-            exit_code=0 if status == "ok" else 1,
+            exit_code=int(exit_code) if exit_code is not None else -9,
             timed_out=status == "timeout",
             truncated=bool(reply.get("truncated", False)),
-            killed_reason="wall_timeout" if status == "timeout" else None,
+            killed_reason=killed_reason,
             duration_s=time.monotonic() - started,
             isolation=self.isolation_level,
+            restarted=restarted,
         )
+
+    @staticmethod
+    def _restart_note(reason: str) -> str:
+        why = _RESTART_NOTES.get(reason)
+        what = "the interpreter was restarted: variables from earlier calls are lost"
+        return f"\n[{why} {what}]\n" if why else f"\n[{what}]\n"
 
     def _answer_tool(self, proc: subprocess.Popen[bytes], request: dict[str, Any]) -> None:
         name = str(request["tool"])
@@ -187,12 +236,7 @@ class PythonSession:
             answer: dict[str, Any] = {"result": self.tools[name](*args, **kwargs)}
         except Exception as exc:  # the tool's failure is the cell's exception, not ours
             answer = {"error": f"{type(exc).__name__}: {exc}"}
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(json.dumps(answer, default=str).encode("utf-8") + b"\n")
-            proc.stdin.flush()
-        except BrokenPipeError:
-            pass
+        self._send(proc, {"nonce": request.get("nonce"), **answer})
 
     def close(self) -> None:
         """End the interpreter and remove its working directory."""
