@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from lemur_train.config import MeshConfig, ModelConfig, OptimizerConfig
 from lemur_train.flops import measure_cpu_peak, train_flops_per_token
-from lemur_train.hf_convert import save_hf
+from lemur_train.hf_format import save_hf
 from lemur_train.model import build_model
 from lemur_train.optim import lr_schedule, make_optimizer
 from lemur_train.sharding import batch_sharding, make_mesh

@@ -38,8 +38,8 @@ def tiny_train_config(**overrides: object) -> TrainConfig:
         "optimizer": OptimizerConfig(peak_lr=3e-3, warmup_steps=3),
         "checkpoint": CheckpointConfig(every_steps=4, keep_last=2),
         "mesh": {"data": 1, "fsdp": 1, "tensor": 1},
-        "global_batch_rows": 8,
-        "steps": 12,
+        "global_batch_size": 8,
+        "max_steps": 12,
     }
     base.update(overrides)
     return TrainConfig.model_validate(base)

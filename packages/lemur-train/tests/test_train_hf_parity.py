@@ -8,10 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from lemur_train.convert import hf_to_lemur, lemur_to_hf, load_weights
-from lemur_train.hf_convert import hf_from_params, load_hf, params_from_hf
+from lemur_train.hf_format import hf_from_params, load_hf, params_from_hf
 from lemur_train.model import build_model
 from lemur_train.safetensors_io import read_hf_weights
+from lemur_train.weights import hf_to_lemur, lemur_to_hf, load_weights
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 
@@ -119,7 +119,7 @@ def test_exported_directory_loads_with_auto_classes_and_includes_tokenizer(
     cfg = make_model_config(tie_word_embeddings=False)  # type: ignore[operator]
     params = build_model(cfg).init(jax.random.PRNGKey(3), jnp.zeros((1, 4), jnp.int32))["params"]
     import flax.linen as nn
-    from lemur_train.convert import save_params_checkpoint
+    from lemur_train.weights import save_params_checkpoint
 
     save_params_checkpoint(nn.unbox(params), cfg, tmp_path / "ckpt")
     lemur_to_hf(tmp_path / "ckpt", tmp_path / "hf", tokenizer_dir=corpus_dir / "tokenizer")
@@ -133,7 +133,7 @@ def test_exported_directory_loads_with_auto_classes_and_includes_tokenizer(
 
 
 def test_unsupported_hf_features_are_refused_by_name(tmp_path: Path) -> None:
-    from lemur_train.hf_convert import model_config_from_hf
+    from lemur_train.hf_format import model_config_from_hf
 
     base = LlamaConfig(
         vocab_size=64,

@@ -6,7 +6,7 @@ import resource
 
 from lemur_train.cli import app
 from lemur_train.config import MeshConfig, TrainConfig
-from lemur_train.plan import plan
+from lemur_train.planner import plan
 from typer.testing import CliRunner
 
 LLAMA2_70B_PARAMS = 68_976_648_192  # HF's LlamaForCausalLM for meta-llama/Llama-2-70b-hf
@@ -28,7 +28,9 @@ def test_70b_plan_on_a_v4_pod_without_allocating_weights() -> None:
 
 
 def test_plan_says_what_to_change_when_it_does_not_fit() -> None:
-    tight = TrainConfig.preset("lemur-70b").model_copy(update={"microbatches": 1, "remat": "none"})
+    tight = TrainConfig.preset("lemur-70b").model_copy(
+        update={"grad_accum_steps": 1, "remat": "none"}
+    )
     result = plan(tight, mesh=MeshConfig.parse("fsdp=256"), chip="tpu-v4")
     assert not result.fits
     assert any("remat='full'" in a for a in result.advice)
@@ -50,7 +52,30 @@ def test_tiny_preset_plans_with_stated_assumptions() -> None:
 
 
 def test_plan_flags_a_batch_that_cannot_split_over_the_mesh() -> None:
-    odd = TrainConfig.preset("lemur-70b").model_copy(update={"global_batch_rows": 1000})
+    odd = TrainConfig.preset("lemur-70b").model_copy(update={"global_batch_size": 1000})
     result = plan(odd, mesh=MeshConfig.parse("fsdp=256"), chip="tpu-v4")
     assert not result.fits
     assert any("will not start" in a and "multiple of 256" in a for a in result.advice)
+
+
+def test_package_plan_function_works_on_every_call() -> None:
+    # The planner module is not called `plan`, so importing it cannot shadow lemur_train.plan.
+    import lemur_train
+
+    first = lemur_train.plan(TrainConfig.preset("tiny"), chip="tpu-v4")
+    second = lemur_train.plan(TrainConfig.preset("tiny"), chip="tpu-v4")
+    assert callable(lemur_train.plan) and first == second
+
+
+def test_cli_plans_the_tiny_preset_on_its_default_cpu_chip() -> None:
+    out = CliRunner().invoke(app, ["plan", "tiny"])
+    assert out.exit_code == 0, out.output
+    assert "x cpu" in out.output and "chip 'cpu'" in out.output and "FITS" in out.output
+
+
+def test_cli_plan_of_an_unknown_chip_is_one_line() -> None:
+    out = CliRunner().invoke(app, ["plan", "tiny", "--chip", "tpu-v9"])
+    assert out.exit_code == 2
+    assert out.output.strip().splitlines() == [
+        "error: unknown chip 'tpu-v9'; known: cpu, tpu-v4, tpu-v5e, tpu-v5p, a100-80g, h100-80g"
+    ]

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 from lemur_core.atomic import file_sha256
-from lemur_train.convert import load_weights
 from lemur_train.metrics import read_metrics
+from lemur_train.weights import load_weights
 
 STEPS = 40
 KILL_AFTER = 12
@@ -53,7 +53,7 @@ def test_resume_after_kill_is_bit_identical_to_uninterrupted_run(
     tmp_path: Path, corpus_dir: Path, make_train_config: Any
 ) -> None:
     config = make_train_config(
-        steps=STEPS, checkpoint={"every_steps": 5, "keep_last": 2, "permanent_every": 20}
+        max_steps=STEPS, checkpoint={"every_steps": 5, "keep_last": 2, "permanent_every": 20}
     )
     yaml_path = tmp_path / "run.yaml"
     yaml_path.write_text(config.to_yaml())

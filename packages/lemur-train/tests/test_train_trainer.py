@@ -28,8 +28,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> tuple
             "optimizer": {"peak_lr": 3e-3, "warmup_steps": 3},
             "checkpoint": {"every_steps": 6},
             "mesh": {"data": 2, "fsdp": 2, "tensor": 2},
-            "global_batch_rows": 8,
-            "steps": 12,
+            "global_batch_size": 8,
+            "max_steps": 12,
             # the reduced-precision options, in a real sharded run (exactness of remat "full"
             # is in test_train_step; export is from the float32 master weights)
             "compute_dtype": "bfloat16",
@@ -56,8 +56,8 @@ def test_export_is_an_hf_model_with_matching_logits_and_tokenizer(
 ) -> None:
     import jax.numpy as jnp
     import torch
-    from lemur_train.convert import load_weights
     from lemur_train.model import build_model
+    from lemur_train.weights import load_weights
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out, manifest = trained
@@ -80,5 +80,5 @@ def test_rerun_with_same_config_is_skipped_and_other_config_is_refused(
     out, manifest = trained
     config = TrainConfig.model_validate_json((out / "run_config.json").read_text())
     assert train(config, corpus_dir, out) == manifest  # same config and corpus: no work
-    with pytest.raises(StaleArtifactError, match="steps"):
-        train(config.model_copy(update={"steps": 13}), corpus_dir, out)
+    with pytest.raises(StaleArtifactError, match="max_steps"):
+        train(config.model_copy(update={"max_steps": 13}), corpus_dir, out)

@@ -22,7 +22,7 @@ from lemur_train.config import (
 if TYPE_CHECKING:
     from lemur_core.manifest import ArtifactManifest
 
-    from lemur_train.plan import TrainPlan
+    from lemur_train.planner import TrainPlan
 
 __version__ = "0.1.0"
 
@@ -37,8 +37,8 @@ def train(
 
 
 def plan(config: TrainConfig, **kwargs: Any) -> TrainPlan:
-    """Memory per device and run time of ``config`` (see :func:`lemur_train.plan.plan`)."""
-    from lemur_train.plan import plan as _plan
+    """Memory per device and run time of ``config`` (see :func:`lemur_train.planner.plan`)."""
+    from lemur_train.planner import plan as _plan
 
     return _plan(config, **kwargs)
 

@@ -1,4 +1,9 @@
-"""Command line of lemur-train: ``run``, ``convert from-hf|to-hf``, ``plan``, ``synthetic-corpus``."""
+"""Command line of lemur-train: ``run``, ``plan``, ``show-config``, ``presets``,
+``convert from-hf|to-hf``, ``synthetic-corpus``.
+
+Every command that takes a config takes a YAML file or a preset name and ``--set KEY=VALUE``
+overrides (lemur_core.config); a bad config is one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from lemur_core.config import SET_HELP, ConfigError
 
 from lemur_train import __version__
+from lemur_train.config import TrainConfig
 
 app = typer.Typer(
     help="lemur-train: JAX/Flax continued pre-training of Llama-2", no_args_is_help=True
@@ -20,12 +27,18 @@ convert_app = typer.Typer(
 app.add_typer(convert_app, name="convert")
 
 
-def _load_config(config: str) -> object:
-    from lemur_train.config import TrainConfig
+SetOption = Annotated[list[str] | None, typer.Option("--set", help=SET_HELP, metavar="KEY=VALUE")]
+ConfigArgument = Annotated[
+    str, typer.Argument(help="YAML train config, or a preset name (tiny, lemur-70b)")
+]
 
-    if Path(config).exists():
-        return TrainConfig.from_yaml(config)
-    return TrainConfig.preset(config)
+
+def _load_config(config: str, overrides: list[str] | None) -> TrainConfig:
+    try:
+        return TrainConfig.load(config, overrides or ())
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -36,28 +49,22 @@ def version() -> None:
 
 @app.command()
 def run(
-    config: Annotated[
-        str, typer.Argument(help="YAML train config, or a preset name (tiny, lemur-70b)")
-    ],
+    config: ConfigArgument,
     corpus: Annotated[Path, typer.Option(help="corpus artifact directory (shards.json)")],
     out: Annotated[Path, typer.Option(help="output directory (checkpoints, metrics, hf/)")],
-    steps: Annotated[int | None, typer.Option(help="override the number of steps")] = None,
+    overrides: SetOption = None,
     force: Annotated[bool, typer.Option(help="discard what out holds and start over")] = False,
 ) -> None:
     """Train (resuming from OUT's checkpoints) and export OUT/hf."""
-    from lemur_train.config import TrainConfig
     from lemur_train.trainer import train
 
     # absl (imported by orbax) may have claimed the root logger already: attach our own.
     logger = logging.getLogger("lemur_train")
     logger.setLevel(logging.INFO)
     logger.addHandler(logging.StreamHandler())
-    cfg = _load_config(config)
-    assert isinstance(cfg, TrainConfig)
-    if steps is not None:
-        cfg = cfg.model_copy(update={"steps": steps})
-        cfg = TrainConfig.model_validate(cfg.model_dump())
-    manifest = train(cfg, corpus, out, force=force)
+    cfg = _load_config(config, overrides)
+    result = train(cfg, corpus, out, force=force)
+    manifest = getattr(result, "manifest", result)
     typer.echo(f"model: {out / 'hf'}  final loss: {manifest.stats.get('final_loss')}")
 
 
@@ -67,7 +74,7 @@ def from_hf(
     out: Annotated[Path, typer.Argument(help="lemur params checkpoint to write")],
 ) -> None:
     """HF LlamaForCausalLM directory -> lemur params checkpoint (usable as init_from)."""
-    from lemur_train.convert import hf_to_lemur
+    from lemur_train.weights import hf_to_lemur
 
     typer.echo(hf_to_lemur(hf_dir, out))
 
@@ -82,7 +89,7 @@ def to_hf(
     dtype: Annotated[str, typer.Option(help="float32 or bfloat16")] = "float32",
 ) -> None:
     """Lemur weights -> HF directory that AutoModelForCausalLM loads."""
-    from lemur_train.convert import lemur_to_hf
+    from lemur_train.weights import lemur_to_hf
 
     if dtype not in ("float32", "bfloat16"):
         raise typer.BadParameter("dtype must be float32 or bfloat16")
@@ -91,7 +98,8 @@ def to_hf(
 
 @app.command()
 def plan(
-    config: Annotated[str, typer.Argument(help="preset name (lemur-70b, tiny) or YAML config")],
+    config: ConfigArgument,
+    overrides: SetOption = None,
     mesh: Annotated[str | None, typer.Option(help="e.g. data=1,fsdp=256,tensor=1")] = None,
     chip: Annotated[
         str | None, typer.Option(help="tpu-v4, tpu-v5e, tpu-v5p, a100-80g, h100-80g")
@@ -112,28 +120,44 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of text")] = False,
 ) -> None:
     """Memory per device and time of a config on a mesh, without allocating weights."""
-    from lemur_train.config import MeshConfig, TrainConfig
-    from lemur_train.plan import plan as make_plan
+    from lemur_train.config import MeshConfig
+    from lemur_train.planner import plan as make_plan
 
-    cfg = _load_config(config)
-    assert isinstance(cfg, TrainConfig)
+    cfg = _load_config(config, overrides)
     if seq_len is not None or cfg.seq_len is None:
         cfg = cfg.model_copy(update={"seq_len": seq_len or 2048})
     if vocab_size is not None or cfg.model.vocab_size is None:
         cfg = cfg.model_copy(
             update={"model": cfg.model.model_copy(update={"vocab_size": vocab_size or 32000})}
         )
-    result = make_plan(
-        cfg,
-        mesh=MeshConfig.parse(mesh) if mesh else None,
-        chip=chip,
-        devices=devices,
-        assumed_mfu=mfu,
-        compile=compile,
-    )
+    try:
+        result = make_plan(
+            cfg,
+            mesh=MeshConfig.parse(mesh) if mesh else None,
+            chip=chip,
+            devices=devices,
+            assumed_mfu=mfu,
+            compile=compile,
+        )
+    except ValueError as exc:  # an unknown chip, a mesh that does not parse
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     typer.echo(json.dumps(result.model_dump(), indent=2) if as_json else result.render())
     if not result.fits:
         raise typer.Exit(code=2)
+
+
+@app.command("show-config")
+def show_config(config: ConfigArgument, overrides: SetOption = None) -> None:
+    """Print a preset's (or a YAML file's) full config as YAML, ready to edit and pass to `run`."""
+    typer.echo(_load_config(config, overrides).to_yaml(), nl=False)
+
+
+@app.command()
+def presets() -> None:
+    """List the shipped presets."""
+    for name in TrainConfig.preset_names():
+        typer.echo(name)
 
 
 @app.command("synthetic-corpus")

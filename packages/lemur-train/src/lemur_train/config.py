@@ -1,17 +1,21 @@
 """Frozen, validated configuration of a continued pre-training run, and its presets.
 
-Every model maps one to one onto YAML (``TrainConfig.from_yaml``); invalid values and invalid
-combinations fail at construction with the field named, before any device is touched.
+Every model maps one to one onto YAML (``TrainConfig.from_yaml``, the one dialect of
+:class:`lemur_core.config.StageConfig`: a preset, deep-merged overrides, ``--set`` on the CLI);
+invalid values and invalid combinations fail at construction with the field named, before any
+device is touched. Field names shared with lemur-sft mean the same there (``max_steps``,
+``global_batch_size``, ``grad_accum_steps``, ``seq_len``, ``optimizer.peak_lr``,
+``log_every_steps``).
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from lemur_core.config import StageConfig
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RematPolicy = Literal["none", "dots", "full"]
 ComputeDtype = Literal["float32", "bfloat16"]
@@ -168,8 +172,23 @@ class DistributedConfig(_Frozen):
     process_id: int | None = Field(default=None, ge=0)
 
 
-class TrainConfig(_Frozen):
+# Names other lemur configs used to spell differently; each is now the one on the right in both
+# lemur-train and lemur-sft, and an old name is an error that says so.
+RENAMED_FIELDS: Mapping[str, str] = {
+    "microbatches": "grad_accum_steps",
+    "global_batch_rows": "global_batch_size",
+    "steps": "max_steps",
+    "log_every": "log_every_steps",
+    "learning_rate": "optimizer.peak_lr",
+    "max_seq_len": "seq_len",
+}
+
+
+class TrainConfig(StageConfig):
     """A whole continued pre-training run."""
+
+    config_label: ClassVar[str] = "train config"
+    renamed_fields: ClassVar[Mapping[str, str]] = RENAMED_FIELDS
 
     name: str = "run"
     model: ModelConfig
@@ -182,26 +201,30 @@ class TrainConfig(_Frozen):
         description="HF directory (config.json + safetensors) or lemur params checkpoint to start from; None = random init",
     )
     seq_len: int | None = Field(default=None, ge=2, description="None: the corpus seq_len")
-    global_batch_rows: int = Field(ge=1, description="rows per optimizer step across all hosts")
-    microbatches: int = Field(
-        default=1, ge=1, description="gradient accumulation steps inside the step"
+    global_batch_size: int = Field(
+        ge=1, description="packed rows per optimizer step across all hosts"
     )
-    steps: int = Field(ge=1)
+    grad_accum_steps: int = Field(
+        default=1,
+        ge=1,
+        description="gradient accumulation: micro-batches per optimizer step, inside the step",
+    )
+    max_steps: int = Field(ge=1, description="optimizer steps of the run (the schedule's length)")
     seed: int = 0
     data_seed: int = 0
     compute_dtype: ComputeDtype = "float32"
     remat: RematPolicy = "none"
     chip: str = Field(default="cpu", description="peak-FLOPs table entry for MFU (see plan)")
-    log_every: int = Field(default=1, ge=1)
+    log_every_steps: int = Field(default=1, ge=1)
     tensorboard: bool = False
     export_dtype: ComputeDtype = "float32"
 
     @model_validator(mode="after")
     def _batch(self) -> TrainConfig:
-        if self.global_batch_rows % self.microbatches:
+        if self.global_batch_size % self.grad_accum_steps:
             raise ValueError(
-                f"global_batch_rows={self.global_batch_rows} is not divisible by "
-                f"microbatches={self.microbatches}"
+                f"global_batch_size={self.global_batch_size} is not divisible by "
+                f"grad_accum_steps={self.grad_accum_steps}"
             )
         return self
 
@@ -209,15 +232,15 @@ class TrainConfig(_Frozen):
         """The resolved mesh for ``num_devices``; a ``ValueError`` naming the fix when a micro-batch
         cannot be split evenly over the data x fsdp axes (rows are sharded over both)."""
         data, fsdp, tensor = self.mesh.resolve(num_devices)
-        rows = self.global_batch_rows // self.microbatches
+        rows = self.global_batch_size // self.grad_accum_steps
         if rows % (data * fsdp):
             multiple = data * fsdp
             raise ValueError(
-                f"a micro-batch of {rows} rows (global_batch_rows={self.global_batch_rows} / "
-                f"microbatches={self.microbatches}) cannot be split over data x fsdp = "
+                f"a micro-batch of {rows} rows (global_batch_size={self.global_batch_size} / "
+                f"grad_accum_steps={self.grad_accum_steps}) cannot be split over data x fsdp = "
                 f"{data} x {fsdp} = {multiple} shards on {num_devices} devices; make "
-                f"global_batch_rows / microbatches a multiple of {multiple} (e.g. "
-                f"global_batch_rows={-(-rows // multiple) * multiple * self.microbatches}) or "
+                f"global_batch_size / grad_accum_steps a multiple of {multiple} (e.g. "
+                f"global_batch_size={-(-rows // multiple) * multiple * self.grad_accum_steps}) or "
                 "change the mesh"
             )
         return data, fsdp, tensor
@@ -227,99 +250,61 @@ class TrainConfig(_Frozen):
         """Tokens per optimizer step (needs a resolved ``seq_len``)."""
         if self.seq_len is None:
             raise ValueError("seq_len is unset: resolve it from the corpus first")
-        return self.global_batch_rows * self.seq_len
-
-    @classmethod
-    def tiny(cls, **overrides: Any) -> TrainConfig:
-        """A 4-layer d=128 Llama that shows falling loss on the tiny corpus: 60 steps, 1-3 minutes on 2 CPU cores."""
-        base: dict[str, Any] = {
-            "name": "tiny",
-            "model": ModelConfig(
-                hidden_size=128,
-                intermediate_size=352,
-                num_hidden_layers=4,
-                num_attention_heads=4,
-                num_key_value_heads=2,
-                max_position_embeddings=1024,
-            ),
-            "optimizer": OptimizerConfig(
-                peak_lr=3e-3, warmup_steps=10, weight_decay=0.0, min_lr_ratio=0.1
-            ),
-            "checkpoint": CheckpointConfig(every_steps=20, keep_last=2),
-            "global_batch_rows": 8,
-            "microbatches": 1,
-            "steps": 60,
-        }
-        base.update(overrides)
-        return cls(**base)
-
-    @classmethod
-    def lemur_70b(cls, **overrides: Any) -> TrainConfig:
-        """Paper scale: Llama-2-70B, 1024 x 4096 batch, Adam 4e-5 (0.9, 0.95), clip 1.0,
-        2000 warm-up steps, cosine to 10%, 90B tokens (21,458 steps), on a TPUv4 pod."""
-        base: dict[str, Any] = {
-            "name": "lemur-70b",
-            "model": ModelConfig(
-                vocab_size=32000,
-                hidden_size=8192,
-                intermediate_size=28672,
-                num_hidden_layers=80,
-                num_attention_heads=64,
-                num_key_value_heads=8,
-                rms_norm_eps=1e-5,
-                rope_theta=10000.0,
-                max_position_embeddings=4096,
-            ),
-            "optimizer": OptimizerConfig(),
-            "mesh": MeshConfig(data=1, fsdp=-1, tensor=1),
-            "checkpoint": CheckpointConfig(every_steps=500, keep_last=2, permanent_every=5000),
-            "init_from": "meta-llama/Llama-2-70b-hf",
-            "seq_len": 4096,
-            "global_batch_rows": 1024,
-            "microbatches": 4,
-            "steps": math.ceil(90e9 / (1024 * 4096)),
-            "compute_dtype": "bfloat16",
-            "remat": "full",
-            "chip": "tpu-v4",
-            "log_every": 10,
-            "tensorboard": True,
-            "export_dtype": "bfloat16",
-        }
-        base.update(overrides)
-        return cls(**base)
-
-    @classmethod
-    def preset(cls, name: str) -> TrainConfig:
-        """A preset by name (``tiny`` or ``lemur-70b``); an error listing the known ones."""
-        presets = {"tiny": cls.tiny, "lemur-70b": cls.lemur_70b}
-        if name not in presets:
-            raise ValueError(f"unknown preset '{name}'; known presets: {', '.join(presets)}")
-        return presets[name]()
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> TrainConfig:
-        """Load a YAML file that maps one to one onto this model (or ``preset: NAME`` + overrides)."""
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path}: expected a mapping at the top level")
-        try:
-            if "preset" in raw:
-                base = cls.preset(raw.pop("preset")).model_dump()
-                return cls.model_validate(_deep_merge(base, raw))
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            raise ValueError(f"{path}: invalid train config:\n{exc}") from exc
-
-    def to_yaml(self) -> str:
-        """This config as YAML that :meth:`from_yaml` reads back to an equal config."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        return self.global_batch_size * self.seq_len
 
 
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+@TrainConfig.register_preset("tiny")
+def tiny_preset() -> TrainConfig:
+    """A 4-layer d=128 Llama that shows falling loss on the tiny corpus: 60 steps, 1-3 minutes on 2 CPU cores."""
+    return TrainConfig(
+        name="tiny",
+        model=ModelConfig(
+            hidden_size=128,
+            intermediate_size=352,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=1024,
+        ),
+        optimizer=OptimizerConfig(
+            peak_lr=3e-3, warmup_steps=10, weight_decay=0.0, min_lr_ratio=0.1
+        ),
+        checkpoint=CheckpointConfig(every_steps=20, keep_last=2),
+        global_batch_size=8,
+        grad_accum_steps=1,
+        max_steps=60,
+    )
+
+
+@TrainConfig.register_preset("lemur-70b")
+def lemur_70b_preset() -> TrainConfig:
+    """Paper scale: Llama-2-70B, 1024 x 4096 batch, Adam 4e-5 (0.9, 0.95), clip 1.0,
+    2000 warm-up steps, cosine to 10%, 90B tokens (21,458 steps), on a TPUv4 pod."""
+    return TrainConfig(
+        name="lemur-70b",
+        model=ModelConfig(
+            vocab_size=32000,
+            hidden_size=8192,
+            intermediate_size=28672,
+            num_hidden_layers=80,
+            num_attention_heads=64,
+            num_key_value_heads=8,
+            rms_norm_eps=1e-5,
+            rope_theta=10000.0,
+            max_position_embeddings=4096,
+        ),
+        optimizer=OptimizerConfig(),
+        mesh=MeshConfig(data=1, fsdp=-1, tensor=1),
+        checkpoint=CheckpointConfig(every_steps=500, keep_last=2, permanent_every=5000),
+        init_from="meta-llama/Llama-2-70b-hf",
+        seq_len=4096,
+        global_batch_size=1024,
+        grad_accum_steps=4,
+        max_steps=math.ceil(90e9 / (1024 * 4096)),
+        compute_dtype="bfloat16",
+        remat="full",
+        chip="tpu-v4",
+        log_every_steps=10,
+        tensorboard=True,
+        export_dtype="bfloat16",
+    )

@@ -10,6 +10,7 @@ analysis of the real train step can be added (``compile=True``).
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import flax.linen as nn
@@ -38,8 +39,8 @@ class TrainPlan(BaseModel):
     parameters: int
     flops_per_token: float
     tokens_per_step: int
-    steps: int
-    microbatches: int
+    max_steps: int
+    grad_accum_steps: int
     remat: str
     rows_per_device_per_microbatch: float
     params_gib: float
@@ -63,7 +64,7 @@ class TrainPlan(BaseModel):
             f"plan for '{self.config_name}' on {self.devices} x {self.chip} (mesh {m})",
             f"  parameters            {self.parameters / 1e9:,.3f} B",
             f"  FLOPs per token       {self.flops_per_token / 1e9:,.1f} GFLOP (train, causal attention)",
-            f"  tokens per step       {self.tokens_per_step:,} in {self.microbatches} microbatch(es), remat={self.remat}",
+            f"  tokens per step       {self.tokens_per_step:,} in {self.grad_accum_steps} micro-batch(es), remat={self.remat}",
             "  memory per device (GiB):",
             f"    params (fp32)       {self.params_gib:8.2f}",
             f"    grads (fp32)        {self.grads_gib:8.2f}",
@@ -77,7 +78,7 @@ class TrainPlan(BaseModel):
             lines.append(f"    compiler analysis   {self.compiled_gib:8.2f}")
         lines += [
             f"  step time             {self.step_seconds:,.2f} s at MFU {self.assumed_mfu:.0%}",
-            f"  total                 {self.total_days:,.2f} days for {self.steps:,} steps",
+            f"  total                 {self.total_days:,.2f} days for {self.max_steps:,} steps",
         ]
         lines += [f"  advice: {a}" for a in self.advice]
         return "\n".join(lines)
@@ -155,14 +156,12 @@ def plan(
     """
     mesh = mesh or config.mesh
     chip_name = chip or config.chip
-    if chip_name not in CHIPS:
-        raise ValueError(f"unknown chip '{chip_name}'; known: {', '.join(CHIPS)}")
-    hw: Chip = CHIPS[chip_name]
     notes: list[str] = []
     if devices is None:
         devices = abs(mesh.data * mesh.fsdp * mesh.tensor)
         if -1 in (mesh.data, mesh.fsdp, mesh.tensor):
             notes.append(f"mesh {mesh.spelled()}: -1 axis taken as 1 (pass devices=N)")
+    hw = _chip(chip_name, devices, notes)
     sizes = mesh_axis_sizes(mesh, devices)
     starts = True
     try:
@@ -200,14 +199,14 @@ def plan(
     # prefetches the next layer, hence 2 layers.
     gathered = 2 * layer_params / sizes["tensor"] * compute_bytes
     batch_shards = sizes["data"] * sizes["fsdp"]
-    rows = config.global_batch_rows / config.microbatches / batch_shards
+    rows = config.global_batch_size / config.grad_accum_steps / batch_shards
     acts = activation_bytes(
         cfg, max(rows, 1.0) * seq_len, seq_len, sizes["tensor"], config.remat, compute_bytes
     )
     params_b = local_elems * 4.0
     total = params_b * 4 + gathered + acts  # params + grads + 2 Adam moments
     flops_tok = train_flops_per_token(cfg, seq_len)
-    tokens_step = config.global_batch_rows * seq_len
+    tokens_step = config.global_batch_size * seq_len
     step_s = tokens_step * flops_tok / (devices * hw.peak_flops * assumed_mfu)
     fits = starts and total <= hw.hbm_bytes * _HEADROOM
     advice = _advice(config, sizes, rows, params_b * 4, gathered, acts, hw.hbm_bytes * _HEADROOM)
@@ -220,8 +219,8 @@ def plan(
         parameters=n_params,
         flops_per_token=flops_tok,
         tokens_per_step=tokens_step,
-        steps=config.steps,
-        microbatches=config.microbatches,
+        max_steps=config.max_steps,
+        grad_accum_steps=config.grad_accum_steps,
         remat=config.remat,
         rows_per_device_per_microbatch=rows,
         params_gib=params_b / _GIB,
@@ -235,9 +234,26 @@ def plan(
         compiled_gib=compiled,
         assumed_mfu=assumed_mfu,
         step_seconds=step_s,
-        total_days=step_s * config.steps / 86400,
+        total_days=step_s * config.max_steps / 86400,
         advice=notes + advice,
     )
+
+
+def _chip(name: str, devices: int, notes: list[str]) -> Chip:
+    """The datasheet chip ``name``, or for ``cpu`` (the trainer's default) this host: its
+    measured matmul peak and its RAM, shared by ``devices`` JAX CPU devices."""
+    if name == "cpu":
+        from lemur_train.flops import measure_cpu_peak
+
+        ram = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        notes.append(
+            "chip 'cpu': this host's measured float32 matmul peak and RAM "
+            f"({ram / _GIB:.1f} GiB), split over {devices} device(s)"
+        )
+        return Chip(name="cpu", peak_flops=measure_cpu_peak() / devices, hbm_bytes=ram / devices)
+    if name not in CHIPS:
+        raise ValueError(f"unknown chip '{name}'; known: cpu, {', '.join(CHIPS)}")
+    return CHIPS[name]
 
 
 def _advice(
@@ -252,7 +268,7 @@ def _advice(
     out: list[str] = []
     if rows < 1:
         out.append(
-            f"each microbatch has {rows:.2f} rows per device: lower microbatches or shrink the "
+            f"each microbatch has {rows:.2f} rows per device: lower grad_accum_steps or shrink the "
             "data*fsdp axes (a device cannot hold a fraction of a row)"
         )
     elif rows != int(rows):
@@ -269,11 +285,11 @@ def _advice(
     if config.remat != "full":
         out.append(f"use remat='full' (now '{config.remat}') to keep only each layer's input")
     for factor in (2, 4, 8, 16, 32, 64):
-        micro = config.microbatches * factor
-        if config.global_batch_rows % micro or rows / factor < 1:
+        micro = config.grad_accum_steps * factor
+        if config.global_batch_size % micro or rows / factor < 1:
             break
         if acts / factor <= room:
-            out.append(f"raise microbatches to {micro} (activations shrink {factor}x)")
+            out.append(f"raise grad_accum_steps to {micro} (activations shrink {factor}x)")
             return out
     out.append("activations still do not fit: add tensor parallelism or devices")
     return out
@@ -288,20 +304,20 @@ def _compiled_gib(config: TrainConfig, mesh_cfg: MeshConfig) -> float | None:
 
     mesh = make_mesh(mesh_cfg)
     model = _build(config.model, config.compute_dtype, config.remat)
-    tx = make_optimizer(config.optimizer, config.steps)
+    tx = make_optimizer(config.optimizer, config.max_steps)
     layout = state_layout(model, tx, mesh)
     step = jit_train_step(
         make_train_step(
             model,
             tx,
-            lr_schedule(config.optimizer, config.steps),
+            lr_schedule(config.optimizer, config.max_steps),
             num_sources=1,
-            microbatches=config.microbatches,
+            microbatches=config.grad_accum_steps,
         ),
         layout.shardings,
         batch_sharding(mesh),
     )
-    shape = (config.global_batch_rows, config.seq_len or 2)
+    shape = (config.global_batch_size, config.seq_len or 2)
     batch = {
         k: jax.ShapeDtypeStruct(shape, jax.numpy.int32)
         for k in ("tokens", "segment_ids", "source_ids")

@@ -29,16 +29,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lemur_train import __version__
 from lemur_train.checkpoint import Checkpointer, CheckpointError
 from lemur_train.config import DistributedConfig, TrainConfig
-from lemur_train.convert import RUN_CONFIG_FILE, load_weights, special_token_ids
 from lemur_train.data import PackedCorpus, StepSampler
 from lemur_train.flops import chip, measure_cpu_peak, mfu, train_flops_per_token
-from lemur_train.hf_convert import save_hf
+from lemur_train.hf_format import save_hf
 from lemur_train.metrics import MetricsLog
 from lemur_train.model import build_model
 from lemur_train.optim import lr_schedule, make_optimizer
 from lemur_train.sharding import batch_sharding, make_mesh
 from lemur_train.train_state import count_params, init_state, state_layout
 from lemur_train.train_step import jit_train_step, make_train_step
+from lemur_train.weights import RUN_CONFIG_FILE, load_weights, read_model_config, special_token_ids
 
 MODEL_SCHEMA_VERSION = 1
 log = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ def resolve_config(config: TrainConfig, corpus: PackedCorpus) -> TrainConfig:
     and against the ``init_from`` checkpoint's architecture."""
     model = config.model
     if config.init_from is not None:
-        init_model, _ = _init_model_config(config.init_from)
+        # The architecture only: the weights are loaded once, when the state is initialized.
+        init_model = read_model_config(config.init_from)
         differing = [
             k
             for k, v in init_model.model_dump().items()
@@ -78,10 +79,6 @@ def resolve_config(config: TrainConfig, corpus: PackedCorpus) -> TrainConfig:
             "leave seq_len unset or re-pack the corpus"
         )
     return config.model_copy(update={"model": model, "seq_len": corpus.seq_len})
-
-
-def _init_model_config(path: str) -> tuple[Any, Any]:
-    return load_weights(path)
 
 
 def corpus_input(corpus_dir: Path) -> InputRef:
@@ -162,10 +159,10 @@ def train(
     cfg.check_mesh_fit(jax.device_count())
     mesh = make_mesh(cfg.mesh)
     model = build_model(cfg.model, cfg.compute_dtype, cfg.remat)
-    schedule = lr_schedule(cfg.optimizer, cfg.steps)
-    tx = make_optimizer(cfg.optimizer, cfg.steps)
+    schedule = lr_schedule(cfg.optimizer, cfg.max_steps)
+    tx = make_optimizer(cfg.optimizer, cfg.max_steps)
     layout = state_layout(model, tx, mesh)
-    sampler = StepSampler(corpus.rows, cfg.global_batch_rows, cfg.data_seed)
+    sampler = StepSampler(corpus.rows, cfg.global_batch_size, cfg.data_seed)
     checkpointer = Checkpointer(out / "checkpoints", cfg.checkpoint)
     start = checkpointer.latest_step() or 0
     if start:
@@ -186,7 +183,7 @@ def train(
             tx,
             schedule,
             num_sources=len(corpus.sources),
-            microbatches=cfg.microbatches,
+            microbatches=cfg.grad_accum_steps,
             cross_document=cfg.model.cross_document_attention,
         ),
         layout.shardings,
@@ -214,9 +211,9 @@ def train(
             TimeRemainingColumn(),
             disable=jax.process_index() != 0,
         ) as progress:
-            task = progress.add_task("", total=cfg.steps, completed=start)
+            task = progress.add_task("", total=cfg.max_steps, completed=start)
             window_start, window_steps = time.perf_counter(), 0
-            for step in range(start, cfg.steps):
+            for step in range(start, cfg.max_steps):
                 rows = sampler.rows_for_step(step, jax.process_index(), jax.process_count())
                 local = corpus.read_rows(rows)
                 batch = {
@@ -231,11 +228,11 @@ def train(
                     jax.block_until_ready(step_metrics)
                     compile_s = time.perf_counter() - window_start
                     window_start, window_steps = time.perf_counter(), 0
-                if done % cfg.log_every == 0 or done == cfg.steps:
+                if done % cfg.log_every_steps == 0 or done == cfg.max_steps:
                     host = jax.device_get(step_metrics)
                     elapsed = time.perf_counter() - window_start
                     tokens_per_s = (
-                        window_steps * cfg.global_batch_rows * seq_len / elapsed
+                        window_steps * cfg.global_batch_size * seq_len / elapsed
                         if window_steps
                         else None
                     )
@@ -249,7 +246,7 @@ def train(
                     window_start, window_steps = time.perf_counter(), 0
                 progress.update(task, completed=done)
                 checkpointer.save(
-                    done, state, sampler.position(done).as_dict(), force=done == cfg.steps
+                    done, state, sampler.position(done).as_dict(), force=done == cfg.max_steps
                 )
         checkpointer.wait()
     finally:
@@ -305,8 +302,8 @@ def _export(
         config=cfg.model_dump(mode="json"),
         inputs=inputs,
         stats={
-            "steps": cfg.steps,
-            "tokens_seen": cfg.steps * cfg.tokens_per_step,
+            "steps": cfg.max_steps,
+            "tokens_seen": cfg.max_steps * cfg.tokens_per_step,
             "parameters": count_params(params),
             "final_loss": last_record.get("loss"),
             "seconds_this_process": round(seconds, 2),

@@ -1,6 +1,7 @@
-"""Model checkpoints in and out: HF directories, lemur params checkpoints, training runs.
+"""Lemur weights on disk, in any of their three forms, in and out.
 
-Three on-disk forms hold lemur weights:
+Three on-disk forms hold lemur weights (the HF one is read and written by
+:mod:`lemur_train.hf_format`):
 
 * an HF directory (``config.json`` + safetensors) — what Transformers and every HF user read;
 * a *lemur params checkpoint* (``model_config.json`` + an Orbax ``params/`` tree) — what
@@ -21,7 +22,7 @@ import orbax.checkpoint as ocp
 from lemur_core.atomic import atomic_write_text
 
 from lemur_train.config import ModelConfig, TrainConfig
-from lemur_train.hf_convert import load_hf, save_hf
+from lemur_train.hf_format import load_hf, model_config_from_hf, save_hf
 
 MODEL_CONFIG_FILE = "model_config.json"
 RUN_CONFIG_FILE = "run_config.json"
@@ -38,6 +39,26 @@ def save_params_checkpoint(params: Any, cfg: ModelConfig, out_dir: str | os.Path
         checkpointer.save(target, params)
     atomic_write_text(out / MODEL_CONFIG_FILE, cfg.model_dump_json(indent=2) + "\n")
     return out
+
+
+def read_model_config(path: str | os.PathLike[str]) -> ModelConfig:
+    """The architecture of weights in any of the three forms, read from their config file
+    alone: no tensor is loaded."""
+    root = Path(path).absolute()
+    if (root / "config.json").exists():
+        return model_config_from_hf(json.loads((root / "config.json").read_text()))
+    if (root / MODEL_CONFIG_FILE).exists():
+        return ModelConfig.model_validate_json((root / MODEL_CONFIG_FILE).read_text())
+    if (root / RUN_CONFIG_FILE).exists():
+        return TrainConfig.model_validate_json((root / RUN_CONFIG_FILE).read_text()).model
+    raise _not_weights(root)
+
+
+def _not_weights(root: Path) -> FileNotFoundError:
+    return FileNotFoundError(
+        f"{root} is neither an HF directory (config.json), a lemur params checkpoint "
+        f"({MODEL_CONFIG_FILE}) nor a training run ({RUN_CONFIG_FILE})"
+    )
 
 
 def load_weights(path: str | os.PathLike[str]) -> tuple[ModelConfig, Any]:
@@ -59,10 +80,7 @@ def load_weights(path: str | os.PathLike[str]) -> tuple[ModelConfig, Any]:
         restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
         manager.close()
         return run.model, _to_numpy(restored.state["params"])
-    raise FileNotFoundError(
-        f"{root} is neither an HF directory (config.json), a lemur params checkpoint "
-        f"({MODEL_CONFIG_FILE}) nor a training run ({RUN_CONFIG_FILE})"
-    )
+    raise _not_weights(root)
 
 
 def _to_numpy(tree: Any) -> Any:
