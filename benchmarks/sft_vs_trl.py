@@ -32,7 +32,7 @@ TRL_TEMPLATE = (
 
 
 def _ours(root: Path, base: Path, instruct: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from lemur_sft import SFTConfig, finetune
+    from lemur_sft import SFTCheckpointConfig, SFTConfig, SFTOptimizerConfig, finetune
 
     config = SFTConfig(
         name="bench",
@@ -41,11 +41,9 @@ def _ours(root: Path, base: Path, instruct: Path, args: argparse.Namespace) -> d
         global_batch_size=args.micro * args.accum,
         micro_batch_size=args.micro,
         grad_accum_steps=args.accum,
-        max_seq_len=args.max_len,
-        learning_rate=1e-3,
-        lr_schedule="constant",
-        warmup_ratio=0.0,
-        save_every_steps=10_000,
+        seq_len=args.max_len,
+        optimizer=SFTOptimizerConfig(peak_lr=1e-3, schedule="constant", warmup_ratio=0.0),
+        checkpoint=SFTCheckpointConfig(every_steps=10_000),
         torch_threads=args.threads,
     )
     manifest = finetune(config, instruct, base, root / "ours", force=True)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 from lemur_core import StaleArtifactError, read_manifest
-from lemur_sft import SFTConfig, finetune
+from lemur_sft import SFTCheckpointConfig, SFTConfig, SFTOptimizerConfig, finetune
 from lemur_sft.trainer import KILL_ENV
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -26,10 +26,9 @@ def _cfg(**overrides: Any) -> SFTConfig:
         global_batch_size=8,
         micro_batch_size=2,
         grad_accum_steps=4,
-        max_seq_len=256,
-        learning_rate=3e-3,
-        warmup_ratio=0.125,
-        save_every_steps=2,
+        seq_len=256,
+        optimizer=SFTOptimizerConfig(peak_lr=3e-3, warmup_ratio=0.125),
+        checkpoint=SFTCheckpointConfig(every_steps=2),
         torch_threads=1,
     )
     return SFTConfig(**(base | overrides))
@@ -77,8 +76,13 @@ def test_a_finished_run_is_reused_and_another_config_is_refused(
     before = (reference / "hf" / "model.safetensors").stat().st_mtime_ns
     finetune(_cfg(), toy_instruct, toy_base_model, reference)
     assert (reference / "hf" / "model.safetensors").stat().st_mtime_ns == before
-    with pytest.raises(StaleArtifactError, match="learning_rate"):
-        finetune(_cfg(learning_rate=1e-3), toy_instruct, toy_base_model, reference)
+    with pytest.raises(StaleArtifactError, match="peak_lr"):
+        finetune(
+            _cfg(optimizer=SFTOptimizerConfig(peak_lr=1e-3, warmup_ratio=0.125)),
+            toy_instruct,
+            toy_base_model,
+            reference,
+        )
 
 
 def test_loss_is_normalized_over_the_global_batch_whatever_the_accumulation(

@@ -16,7 +16,13 @@ from typing import Any
 
 import pytest
 import torch
-from lemur_sft import DeepSpeedSettings, SFTConfig, finetune
+from lemur_sft import (
+    DeepSpeedSettings,
+    SFTCheckpointConfig,
+    SFTConfig,
+    SFTOptimizerConfig,
+    finetune,
+)
 from safetensors.torch import load_file
 
 
@@ -28,9 +34,9 @@ def _cfg(**overrides: Any) -> SFTConfig:
         global_batch_size=8,
         micro_batch_size=2,
         grad_accum_steps=4,
-        max_seq_len=256,
-        learning_rate=3e-3,
-        save_every_steps=100,
+        seq_len=256,
+        optimizer=SFTOptimizerConfig(peak_lr=3e-3),
+        checkpoint=SFTCheckpointConfig(every_steps=100),
         torch_threads=1,
     )
     return SFTConfig(**(base | overrides))

@@ -13,7 +13,9 @@ from lemur_sft.config import (
     LEMUR_CHAT_EXAMPLES,
     LEMUR_CHAT_MIXTURE,
     DeepSpeedSettings,
+    SFTCheckpointConfig,
     SFTConfig,
+    SFTOptimizerConfig,
 )
 from lemur_sft.estimate import estimate_sft
 from lemur_sft.launch_check import LaunchError, check_global_batch
@@ -28,7 +30,9 @@ __all__ = [
     "LEMUR_CHAT_MIXTURE",
     "DeepSpeedSettings",
     "LaunchError",
+    "SFTCheckpointConfig",
     "SFTConfig",
+    "SFTOptimizerConfig",
     "__version__",
     "check_global_batch",
     "estimate_sft",

@@ -1,5 +1,9 @@
 """Command line of lemur-sft: ``run`` (one process, torchrun or accelerate launch), ``plan``,
-``presets``, ``show-config``, ``toy`` (inputs to try it on)."""
+``presets``, ``show-config``, ``toy`` (inputs to try it on).
+
+Every command that takes a config takes a YAML file or a preset name and ``--set KEY=VALUE``
+overrides (lemur_core.config); a bad config is one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from lemur_core.config import SET_HELP, ConfigError
 from rich.console import Console
 from rich.table import Table
 
@@ -22,13 +27,18 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
-def _load(config: str) -> SFTConfig:
-    path = Path(config)
-    return (
-        SFTConfig.from_yaml(path)
-        if path.suffix in (".yaml", ".yml") or path.exists()
-        else SFTConfig.preset(config)
-    )
+SetOption = Annotated[list[str] | None, typer.Option("--set", help=SET_HELP, metavar="KEY=VALUE")]
+ConfigArgument = Annotated[
+    str, typer.Argument(help="a YAML config file or a preset name (tiny, lemur-chat)")
+]
+
+
+def _load(config: str, overrides: list[str] | None = None) -> SFTConfig:
+    try:
+        return SFTConfig.load(config, overrides or ())
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -39,12 +49,11 @@ def version() -> None:
 
 @app.command()
 def run(
-    config: Annotated[
-        str, typer.Argument(help="a YAML config file or a preset name (tiny, lemur-chat)")
-    ],
+    config: ConfigArgument,
     instruct: Annotated[Path, typer.Option(help="instruct artifact directory (examples.jsonl)")],
     base_model: Annotated[Path, typer.Option(help="base HF model directory")],
     out: Annotated[Path, typer.Option(help="output directory (checkpoints, metrics.jsonl, hf/)")],
+    overrides: SetOption = None,
     force: Annotated[
         bool, typer.Option(help="discard an existing run in OUT and start over")
     ] = False,
@@ -54,7 +63,8 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from lemur_sft.trainer import finetune
 
-    manifest = finetune(_load(config), instruct, base_model, out, force=force)
+    result = finetune(_load(config, overrides), instruct, base_model, out, force=force)
+    manifest = getattr(result, "manifest", result)
     if os.environ.get("RANK", "0") == "0":
         console.print(
             f"model artifact: {out / 'hf'} (final loss {manifest.stats.get('final_loss')})"
@@ -63,7 +73,8 @@ def run(
 
 @app.command()
 def plan(
-    config: Annotated[str, typer.Argument(help="a YAML config file or a preset name")],
+    config: ConfigArgument,
+    overrides: SetOption = None,
     model_size: Annotated[str, typer.Option(help="parameter count (7e9) or 7b/13b/70b")] = "70b",
     world_size: Annotated[int, typer.Option(help="number of GPUs")] = 32,
     zero_stage: Annotated[int, typer.Option(help="ZeRO stage 0-3")] = 3,
@@ -73,7 +84,7 @@ def plan(
     from lemur_sft.estimate import estimate_sft
     from lemur_sft.launch_check import LaunchError, check_global_batch
 
-    cfg = _load(config)
+    cfg = _load(config, overrides)
     est = estimate_sft(cfg, model_size, world_size, zero_stage, offload=offload)
     table = Table(title=f"{cfg.name}: {model_size} on {world_size} GPUs, ZeRO-{zero_stage}")
     table.add_column("quantity")
@@ -90,16 +101,14 @@ def plan(
 @app.command()
 def presets() -> None:
     """List the shipped presets."""
-    for name in ("tiny", "lemur-chat"):
+    for name in SFTConfig.preset_names():
         typer.echo(name)
 
 
 @app.command("show-config")
-def show_config(
-    config: Annotated[str, typer.Argument(help="a YAML config file or a preset name")],
-) -> None:
+def show_config(config: ConfigArgument, overrides: SetOption = None) -> None:
     """Print a config (or preset) as YAML, ready to edit and pass to `run`."""
-    typer.echo(_load(config).to_yaml())
+    typer.echo(_load(config, overrides).to_yaml(), nl=False)
 
 
 @app.command()

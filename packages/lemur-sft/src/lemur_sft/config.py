@@ -1,17 +1,22 @@
 """The SFT run configuration: a frozen pydantic model, validated up front, loadable from YAML.
 
-Two presets ship: ``tiny`` (CPU, a couple of minutes) and ``lemur-chat`` (the paper's
-instruction tuning of Lemur-70B: 2 epochs, Adam lr 2e-5, global batch 128, the Table 1 mixture).
+It speaks the one config dialect of :class:`lemur_core.config.StageConfig` (a preset, YAML that
+deep-merges onto it, ``--set a.b=v`` on the CLI) and uses lemur-train's names for the concepts
+both share: ``optimizer.peak_lr`` (and the rest of ``optimizer``), ``seq_len``, ``max_steps``,
+``global_batch_size``, ``grad_accum_steps``, ``log_every_steps``, ``checkpoint.every_steps``,
+``checkpoint.keep_last``, ``compute_dtype``. Two presets ship: ``tiny`` (CPU, a couple of
+minutes) and ``lemur-chat`` (the paper's instruction tuning of Lemur-70B: 2 epochs, Adam lr
+2e-5, global batch 128, the Table 1 mixture).
 """
 
 from __future__ import annotations
 
-import difflib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from lemur_core.config import StageConfig
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # The paper's Table 1 instruction mixture (Lemur-Chat), by lemur-data's source names: fixed counts
 # where the paper gives one per source; ShareGPT and Chatlogs are taken whole (1.0) because the
@@ -40,7 +45,55 @@ class DeepSpeedSettings(BaseModel):
     )
 
 
-class SFTConfig(BaseModel):
+class SFTOptimizerConfig(BaseModel):
+    """AdamW with a warm-up over ``warmup_ratio`` of the run, then cosine / linear decay to
+    ``min_lr_ratio`` x peak (or constant). Names as in lemur-train's ``optimizer``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    peak_lr: float = Field(default=2e-5, gt=0.0)
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    warmup_ratio: float = Field(default=0.03, ge=0.0, lt=1.0)
+    min_lr_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+    beta1: float = Field(default=0.9, ge=0.0, lt=1.0)
+    beta2: float = Field(default=0.999, ge=0.0, lt=1.0)
+    eps: float = Field(default=1e-8, gt=0.0)
+    weight_decay: float = Field(default=0.0, ge=0.0)
+    grad_clip_norm: float | None = Field(default=1.0, gt=0.0, description="None: no clipping")
+
+
+class SFTCheckpointConfig(BaseModel):
+    """Step checkpoints: every ``every_steps``, the last ``keep_last`` kept (as in lemur-train)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    every_steps: int = Field(default=50, ge=1)
+    keep_last: int = Field(default=2, ge=1)
+
+
+# Old SFT names (and lemur-train's old ones) -> the shared names; an old name is an error saying so.
+RENAMED_FIELDS: Mapping[str, str] = {
+    "learning_rate": "optimizer.peak_lr",
+    "lr_schedule": "optimizer.schedule",
+    "warmup_ratio": "optimizer.warmup_ratio",
+    "min_lr_ratio": "optimizer.min_lr_ratio",
+    "adam_beta1": "optimizer.beta1",
+    "adam_beta2": "optimizer.beta2",
+    "adam_eps": "optimizer.eps",
+    "weight_decay": "optimizer.weight_decay",
+    "max_grad_norm": "optimizer.grad_clip_norm",
+    "max_seq_len": "seq_len",
+    "save_every_steps": "checkpoint.every_steps",
+    "keep_checkpoints": "checkpoint.keep_last",
+    "dtype": "compute_dtype",
+    "steps": "max_steps",
+    "microbatches": "grad_accum_steps",
+    "global_batch_rows": "global_batch_size",
+    "log_every": "log_every_steps",
+}
+
+
+class SFTConfig(StageConfig):
     """Everything that decides an SFT run's result (hashed into the model artifact's manifest).
 
     ``micro_batch_size`` counts *examples* per process per forward pass; they are packed into
@@ -49,38 +102,32 @@ class SFTConfig(BaseModel):
     enforces it when the run starts, once the world size is known.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    config_label: ClassVar[str] = "SFT config"
+    renamed_fields: ClassVar[Mapping[str, str]] = RENAMED_FIELDS
 
     name: str = Field(default="custom", min_length=1)
     epochs: int = Field(default=2, ge=1)
     max_steps: int | None = Field(
         default=None, ge=1, description="stop after this many optimizer steps (None: all epochs)"
     )
-    global_batch_size: int = Field(default=128, ge=1)
+    global_batch_size: int = Field(
+        default=128, ge=1, description="examples per optimizer step across all processes"
+    )
     micro_batch_size: int = Field(default=4, ge=1)
     grad_accum_steps: int = Field(default=32, ge=1)
-    max_seq_len: int = Field(default=4096, ge=8)
-    learning_rate: float = Field(default=2e-5, gt=0.0)
-    lr_schedule: Literal["cosine", "linear", "constant"] = "cosine"
-    warmup_ratio: float = Field(default=0.03, ge=0.0, lt=1.0)
-    min_lr_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
-    adam_beta1: float = Field(default=0.9, ge=0.0, lt=1.0)
-    adam_beta2: float = Field(default=0.999, ge=0.0, lt=1.0)
-    adam_eps: float = Field(default=1e-8, gt=0.0)
-    weight_decay: float = Field(default=0.0, ge=0.0)
-    max_grad_norm: float | None = Field(default=1.0, gt=0.0)
+    seq_len: int = Field(default=4096, ge=8, description="longest packed row, in tokens")
+    optimizer: SFTOptimizerConfig = SFTOptimizerConfig()
     seed: int = 0
     mixture: dict[str, int | float] | None = Field(
         default=None,
         description="per source: an int = number of examples, a float = fraction of that source; None = all",
     )
-    dtype: Literal["float32", "bfloat16"] = "float32"
+    compute_dtype: Literal["float32", "bfloat16"] = "float32"
     gradient_checkpointing: bool = Field(
         default=False, description="recompute activations in the backward pass (memory for time)"
     )
     deepspeed: DeepSpeedSettings | None = None
-    save_every_steps: int = Field(default=50, ge=1)
-    keep_checkpoints: int = Field(default=2, ge=1)
+    checkpoint: SFTCheckpointConfig = SFTCheckpointConfig()
     log_every_steps: int = Field(default=1, ge=1)
     torch_threads: int | None = Field(
         default=None, ge=1, description="torch intra-op threads (None: torch's default)"
@@ -115,90 +162,45 @@ class SFTConfig(BaseModel):
         """The number of processes this config's batch arithmetic expects."""
         return self.global_batch_size // (self.micro_batch_size * self.grad_accum_steps)
 
-    @classmethod
-    def tiny(cls) -> SFTConfig:
-        """A CPU preset for the demo: ~2 minutes on 2 busy cores for a 4-layer d~128-256 model
-        and ~1-2k short examples (one epoch capped by ``max_steps``)."""
-        return cls(
-            name="tiny",
-            epochs=1,
-            max_steps=40,
-            global_batch_size=16,
-            micro_batch_size=4,
-            grad_accum_steps=4,
-            max_seq_len=512,
-            learning_rate=1e-3,
-            warmup_ratio=0.1,
-            min_lr_ratio=0.1,
-            weight_decay=0.0,
-            save_every_steps=20,
-            # One thread: on a small shared CPU, torch's intra-op threads mostly spin-wait.
-            torch_threads=1,
-        )
 
-    @classmethod
-    def lemur_chat(cls) -> SFTConfig:
-        """The paper's Lemur-Chat preset (A.2.2): 2 epochs, Adam lr 2e-5, batch 128, Table 1 mixture,
-        bf16 under DeepSpeed ZeRO-3, 2 examples x 2 accumulation x 32 GPUs (4 nodes of 8 x 80 GB:
-        ZeRO-3 puts ~32 GiB of a 70B model's state on each). On another world size change
-        ``grad_accum_steps``; the launch check says to what."""
-        return cls(
-            name="lemur-chat",
-            epochs=2,
-            global_batch_size=128,
-            micro_batch_size=2,
-            grad_accum_steps=2,
-            max_seq_len=4096,
-            learning_rate=2e-5,
-            lr_schedule="cosine",
-            warmup_ratio=0.03,
-            mixture=dict(LEMUR_CHAT_MIXTURE),
-            dtype="bfloat16",
-            gradient_checkpointing=True,
-            deepspeed=DeepSpeedSettings(config="zero3"),
-            save_every_steps=200,
-        )
+@SFTConfig.register_preset("tiny")
+def tiny_preset() -> SFTConfig:
+    """A CPU preset for the demo: ~2 minutes on 2 busy cores for a 4-layer d~128-256 model
+    and ~1-2k short examples (one epoch capped by ``max_steps``)."""
+    return SFTConfig(
+        name="tiny",
+        epochs=1,
+        max_steps=40,
+        global_batch_size=16,
+        micro_batch_size=4,
+        grad_accum_steps=4,
+        seq_len=512,
+        optimizer=SFTOptimizerConfig(
+            peak_lr=1e-3, warmup_ratio=0.1, min_lr_ratio=0.1, weight_decay=0.0
+        ),
+        checkpoint=SFTCheckpointConfig(every_steps=20),
+        # One thread: on a small shared CPU, torch's intra-op threads mostly spin-wait.
+        torch_threads=1,
+    )
 
-    @classmethod
-    def preset(cls, name: str) -> SFTConfig:
-        """A preset by name (``tiny``, ``lemur-chat``); an unknown name gets a did-you-mean error."""
-        presets = {"tiny": cls.tiny, "lemur-chat": cls.lemur_chat}
-        if name not in presets:
-            close = difflib.get_close_matches(name, presets, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ValueError(f"unknown SFT preset '{name}'{hint}; known: {', '.join(presets)}")
-        return presets[name]()
 
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> SFTConfig:
-        """Load a config from YAML (keys map one to one onto fields; ``preset: NAME`` starts from a
-        preset and the other keys override it). Errors name the file and the field."""
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(raw, dict):
-            raise ValueError(
-                f"{path}: expected a mapping of SFTConfig fields, got {type(raw).__name__}"
-            )
-        return cls.from_mapping(raw, origin=str(path))
-
-    @classmethod
-    def from_mapping(cls, raw: dict[str, Any], *, origin: str = "<mapping>") -> SFTConfig:
-        """Validate a mapping (optionally with ``preset``) into a config, naming bad fields."""
-        data = dict(raw)
-        preset_name = data.pop("preset", None)
-        if preset_name is not None:
-            data = {**cls.preset(str(preset_name)).model_dump(), **data}
-        unknown = sorted(set(data) - set(cls.model_fields))
-        if unknown:
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(key, cls.model_fields, n=1)
-                hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-            raise ValueError(f"{origin}: unknown SFTConfig field(s) {', '.join(hints)}")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise ValueError(f"{origin}: invalid SFT config:\n{exc}") from exc
-
-    def to_yaml(self) -> str:
-        """This config as YAML that :meth:`from_yaml` reads back to an equal config."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+@SFTConfig.register_preset("lemur-chat")
+def lemur_chat_preset() -> SFTConfig:
+    """The paper's Lemur-Chat preset (A.2.2): 2 epochs, Adam lr 2e-5, batch 128, Table 1 mixture,
+    bf16 under DeepSpeed ZeRO-3, 2 examples x 2 accumulation x 32 GPUs (4 nodes of 8 x 80 GB:
+    ZeRO-3 puts ~32 GiB of a 70B model's state on each). On another world size change
+    ``grad_accum_steps``; the launch check says to what."""
+    return SFTConfig(
+        name="lemur-chat",
+        epochs=2,
+        global_batch_size=128,
+        micro_batch_size=2,
+        grad_accum_steps=2,
+        seq_len=4096,
+        optimizer=SFTOptimizerConfig(peak_lr=2e-5, schedule="cosine", warmup_ratio=0.03),
+        mixture=dict(LEMUR_CHAT_MIXTURE),
+        compute_dtype="bfloat16",
+        gradient_checkpointing=True,
+        deepspeed=DeepSpeedSettings(config="zero3"),
+        checkpoint=SFTCheckpointConfig(every_steps=200),
+    )

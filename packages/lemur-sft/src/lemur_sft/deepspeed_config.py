@@ -57,7 +57,9 @@ def resolve_deepspeed_config(
         "train_batch_size": config.global_batch_size,
         "train_micro_batch_size_per_gpu": config.micro_batch_size,
         "gradient_accumulation_steps": config.grad_accum_steps,
-        "gradient_clipping": config.max_grad_norm if config.max_grad_norm is not None else 0.0,
+        "gradient_clipping": config.optimizer.grad_clip_norm
+        if config.optimizer.grad_clip_norm is not None
+        else 0.0,
     }
     for key, value in wanted.items():
         current = out.get(key, "auto")
@@ -70,7 +72,7 @@ def resolve_deepspeed_config(
             )
     bf16 = out.setdefault("bf16", {"enabled": "auto"})
     if bf16.get("enabled") == "auto":
-        bf16["enabled"] = config.dtype == "bfloat16"
+        bf16["enabled"] = config.compute_dtype == "bfloat16"
     if out["train_batch_size"] != config.micro_batch_size * config.grad_accum_steps * world_size:
         raise ValueError(
             f"DeepSpeed train_batch_size {out['train_batch_size']} != micro {config.micro_batch_size} x "

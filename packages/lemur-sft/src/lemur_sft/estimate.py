@@ -88,7 +88,7 @@ def estimate_sft(
         optim = 0.0
         if zero_stage >= 3:
             weights = 0.0
-    tokens_per_micro = config.micro_batch_size * min(mean_tokens_per_example, config.max_seq_len)
+    tokens_per_micro = config.micro_batch_size * min(mean_tokens_per_example, config.seq_len)
     if config.gradient_checkpointing:
         activations = (2 * layers + 34) * tokens_per_micro * hidden
     else:

@@ -62,7 +62,7 @@ def build_accelerator(config: SFTConfig) -> tuple[Accelerator, dict[str, Any] | 
     # Accelerate look for one that was never initialised.
     distributed = launched_world_size() > 1 or config.deepspeed is not None
     handlers = [InitProcessGroupKwargs(backend="gloo")] if distributed and not on_gpu else []
-    mixed = "bf16" if config.dtype == "bfloat16" else "no"
+    mixed = "bf16" if config.compute_dtype == "bfloat16" else "no"
     if config.deepspeed is None:
         accelerator = Accelerator(
             gradient_accumulation_steps=config.grad_accum_steps,

@@ -207,7 +207,7 @@ def _train(
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
     examples, read_stats = read_instruct(instruct_dir)
-    encoded, enc_stats = encode_all(tokenizer, examples, config.max_seq_len)
+    encoded, enc_stats = encode_all(tokenizer, examples, config.seq_len)
     sources = [e.source for e in encoded]
     orders = functools.lru_cache(maxsize=2)(
         lambda epoch: epoch_order(sources, config.mixture, config.seed, epoch)
@@ -253,12 +253,12 @@ def _train(
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     optimizer = torch.optim.AdamW(
         [
-            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": decay, "weight_decay": config.optimizer.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ],
-        lr=config.learning_rate,
-        betas=(config.adam_beta1, config.adam_beta2),
-        eps=config.adam_eps,
+        lr=config.optimizer.peak_lr,
+        betas=(config.optimizer.beta1, config.optimizer.beta2),
+        eps=config.optimizer.eps,
     )
     model, prepared_optimizer = accelerator.prepare(model, optimizer)
 
@@ -314,11 +314,13 @@ def _train(
                     accelerator.backward(token_loss.sum() * scale)
                     if (
                         accelerator.sync_gradients
-                        and config.max_grad_norm is not None
+                        and config.optimizer.grad_clip_norm is not None
                         and ds_config is None
                     ):
                         grad_norm = float(
-                            accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                            accelerator.clip_grad_norm_(
+                                model.parameters(), config.optimizer.grad_clip_norm
+                            )
                         )
                     prepared_optimizer.step()
                     prepared_optimizer.zero_grad()
@@ -364,13 +366,13 @@ def _train(
             if kill_after == step + 1:
                 # Fault injection for resume tests: die like a preempted job (no cleanup at all).
                 os.kill(os.getpid(), signal.SIGKILL)
-            if (step + 1) % config.save_every_steps == 0 and step + 1 < total_steps:
+            if (step + 1) % config.checkpoint.every_steps == 0 and step + 1 < total_steps:
                 save_checkpoint(
                     accelerator,
                     out_dir,
                     step + 1,
                     {"epoch": last["epoch"]},
-                    config.keep_checkpoints,
+                    config.checkpoint.keep_last,
                 )
 
     lengths = [int(encoded[i].input_ids.shape[0]) for i in orders(0)]
@@ -400,7 +402,7 @@ def _train(
         inputs=inputs,
         stats=stats,
     )
-    dtype = torch.bfloat16 if config.dtype == "bfloat16" else None
+    dtype = torch.bfloat16 if config.compute_dtype == "bfloat16" else None
     export_hf(accelerator, model, tokenizer, out_dir / HF_DIR, manifest, dtype=dtype)
     # The last checkpoint is kept so that a longer rerun (more max_steps) could continue it.
     return manifest
