@@ -99,9 +99,21 @@ def run(
     auth_dir: Annotated[
         Path | None, typer.Option(help="WebArena .auth directory (login states)")
     ] = None,
+    max_model_errors: Annotated[
+        int,
+        typer.Option(
+            min=0, help="stop after this many episodes in a row end in model_error (0: never)"
+        ),
+    ] = 8,
 ) -> None:
-    """Run a suite and write the eval_run artifact (episodes.jsonl, summary.json, manifest)."""
-    from lemur_bench.runner import run_suite
+    """Run a suite and write the eval_run artifact (episodes.jsonl, summary.json, manifest).
+
+    Exits 1 while any planned episode is missing or ended in model_error (the server failed
+    after its retries); running the same command again plays only those episodes.
+    """
+    from lemur_core import ManifestError
+
+    from lemur_bench.runner import RunIncompleteError, run_suite
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     if mint_mode not in ("mint", "exact"):
@@ -120,22 +132,31 @@ def run(
                 f"--site-url {entry!r}: expected PLACEHOLDER=URL, e.g. __SHOPPING__=http://host:7770"
             )
         sites[placeholder] = url
-    summary = run_suite(
-        suite,
-        model,
-        out,
-        tasks_dir=tasks_dir,
-        limit_per_task=limit_per_task,
-        concurrency=concurrency,
-        max_new_tokens=max_new_tokens,
-        mint_mode=mint_mode,  # type: ignore[arg-type]
-        exact_mint=exact_mint,
-        feedback_model=feedback_model,
-        action_representation=action_representation,  # type: ignore[arg-type]
-        label=label,
-        site_urls=sites,
-        auth_dir=auth_dir,
-    )
+    incomplete: RunIncompleteError | None = None
+    try:
+        summary = run_suite(
+            suite,
+            model,
+            out,
+            tasks_dir=tasks_dir,
+            limit_per_task=limit_per_task,
+            concurrency=concurrency,
+            max_new_tokens=max_new_tokens,
+            mint_mode=mint_mode,  # type: ignore[arg-type]
+            exact_mint=exact_mint,
+            feedback_model=feedback_model,
+            action_representation=action_representation,  # type: ignore[arg-type]
+            label=label,
+            site_urls=sites,
+            auth_dir=auth_dir,
+            max_consecutive_model_errors=max_model_errors or None,
+        )
+    except RunIncompleteError as exc:
+        incomplete, summary = exc, exc.summary
+    except (ManifestError, ValueError, FileNotFoundError) as exc:
+        # A different config in --out, a malformed model spec, a missing script file.
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
     table = Table(title=f"{model} on {suite}")
     for col in ("task", "n", "success %", "95% CI"):
         table.add_column(col)
@@ -147,6 +168,9 @@ def run(
     console.print(table)
     for name, why in summary["skipped_tasks"].items():
         console.print(f"[yellow]skipped[/] {name}: {why}")
+    if incomplete is not None:
+        console.print(f"[red]incomplete:[/] {incomplete}", soft_wrap=True)
+        raise typer.Exit(1)
 
 
 @app.command()

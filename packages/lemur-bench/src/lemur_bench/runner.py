@@ -8,8 +8,17 @@ finished episode is appended to ``episodes.jsonl`` at once (one write, flushed a
 so a killed run loses at most the episodes in flight: running the same command again skips the
 finished ones and plays only the rest. Model answers go through a request cache
 (``cache.sqlite``), so episodes that were in flight replay the answers already paid for, and
-greedy runs come out identical. At the end it writes ``summary.json`` (metrics per task) and
-``manifest.json``; a run dir whose manifest matches the config is returned without running.
+greedy runs come out identical. At the end it writes ``summary.json`` (metrics per task and the
+run's status) and, only when every planned episode finished, ``manifest.json``; a run dir whose
+manifest matches the config is returned without running.
+
+An episode that ended in ``model_error`` (the server failed after its retries) is unfinished:
+a re-run plays it again, and until none is missing or errored ``run_suite`` raises
+:class:`RunIncompleteError` (after writing the partial summary). A dead or wrong endpoint stops
+the run after ``max_consecutive_model_errors`` model errors in a row, with one message, instead
+of scoring the whole suite 0%. The model's identity (the served name, the weights, the script)
+is part of the run's config; its transport (address, timeout, retries, concurrency) is not, so
+an interrupted run resumes against a moved or retuned server.
 """
 
 from __future__ import annotations
@@ -37,17 +46,21 @@ from lemur_core import (
     EVAL_RUN_SCHEMA_VERSION,
     ArtifactKind,
     ArtifactManifest,
+    MANIFEST_NAME,
     ChatModel,
     EpisodeRecord,
     GenerationParams,
     Producer,
     StaleArtifactError,
+    TerminationReason,
     atomic_write_text,
     canonical_sha256,
-    find_reusable,
+    read_manifest,
     write_manifest,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from lemur_agents.models.spec import HFSpec, OpenAISpec, ScriptedSpec, model_identity
+from lemur_core.manifest import check_matches
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lemur_bench import __version__
 from lemur_bench.cache import CachedChatModel
@@ -58,14 +71,31 @@ from lemur_bench.registry import TaskSpec, suite_tasks
 from lemur_bench.summary import summarize
 
 log = logging.getLogger(__name__)
+MODEL_ERROR = TerminationReason.MODEL_ERROR
 
 EPISODES = "episodes.jsonl"
 SUMMARY = "summary.json"
 RUN_CONFIG = "run_config.json"
+ModelSpecArg = str | OpenAISpec | HFSpec | ScriptedSpec
+
+
+class RunIncompleteError(RuntimeError):
+    """Planned episodes are missing or ended in ``model_error``; ``summary`` is the partial
+    summary (also in ``summary.json``) and its ``status`` says how many. Re-running the same
+    command plays only those episodes."""
+
+    def __init__(self, message: str, summary: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
 
 
 class RunConfig(BaseModel):
-    """Everything that decides a run's results (concurrency does not, so it is not here)."""
+    """Everything that decides a run's results: the run's identity. Transport (concurrency,
+    timeouts, retries, the server's address) does not, so it is not here: ``model`` and
+    ``feedback_model`` hold the model's identity (``openai:MODEL``, ``hf:PATH``, ...), also
+    when given a full spec string, so configs pinned by older versions compare the same way."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -87,6 +117,13 @@ class RunConfig(BaseModel):
     auth_dir: str | None = Field(
         default=None, description="directory of WebArena's .auth/*_state.json login states"
     )
+
+    @field_validator("model", "feedback_model", mode="before")
+    @classmethod
+    def _identity_only(cls, value: object) -> object:
+        if isinstance(value, str | OpenAISpec | HFSpec | ScriptedSpec):
+            return model_identity(value)
+        return value
 
 
 def package_versions() -> dict[str, str]:
@@ -309,9 +346,105 @@ def _check_run_config(out_dir: Path, cfg: RunConfig) -> None:
         )
 
 
+class _ModelErrorGuard:
+    """Trips after ``limit`` episodes in a row ended in ``model_error`` (a dead endpoint)."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.streak = 0
+        self.last_error: str | None = None
+        self.reason: str | None = None
+
+    def observe(self, record: EpisodeRecord) -> None:
+        if record.termination is not TerminationReason.MODEL_ERROR:
+            self.streak = 0
+            return
+        self.streak += 1
+        self.last_error = str(record.info.get("error") or "model error")
+        if self.limit and self.streak >= self.limit and self.reason is None:
+            self.reason = (
+                f"stopped early after {self.streak} episodes in a row ended in model_error "
+                "(is the server up, and are its URL and model name right?)"
+            )
+
+    def tripped(self) -> bool:
+        return self.reason is not None
+
+
+def _latest_records(path: Path) -> dict[str, EpisodeRecord]:
+    """The last record of each episode in ``path`` (a re-run appends a new one)."""
+    return {r.episode_id: r for r in read_episodes(path)}
+
+
+def _reusable_summary(out_dir: Path, config: dict[str, Any], label: str | None) -> Any:
+    """The summary of a finished run of ``config`` in ``out_dir``, else ``None``."""
+    if not (out_dir / MANIFEST_NAME).exists() or not (out_dir / SUMMARY).exists():
+        return None
+    found = read_manifest(out_dir, kind=ArtifactKind.EVAL_RUN)
+    try:  # through the model, so manifests of older versions compare by identity
+        old = RunConfig.model_validate(found.config).model_dump(mode="json")
+    except ValueError:
+        return None
+    if old != config:
+        return None  # _check_run_config names the fields that differ
+    check_matches(
+        found,
+        out_dir,
+        kind=ArtifactKind.EVAL_RUN,
+        schema_version=EVAL_RUN_SCHEMA_VERSION,
+        config=found.config,
+    )
+    if any(
+        r.termination is TerminationReason.MODEL_ERROR
+        for r in _latest_records(out_dir / EPISODES).values()
+    ):
+        return None  # certified by an older version despite errored episodes: finish it
+    done = dict(json.loads((out_dir / SUMMARY).read_text(encoding="utf-8")))
+    if label is not None and done.get("model") != label:
+        done["model"] = label
+        atomic_write_text(out_dir / SUMMARY, json.dumps(done, indent=2, sort_keys=True) + "\n")
+    return done
+
+
+def _status(
+    planned: list[str], latest: dict[str, EpisodeRecord], guard: _ModelErrorGuard
+) -> dict[str, Any]:
+    errored = [i for i in planned if i in latest and latest[i].termination is MODEL_ERROR]
+    missing = [i for i in planned if i not in latest]
+    last_error = guard.last_error
+    if last_error is None and errored:
+        last_error = str(latest[errored[-1]].info.get("error") or "model error")
+    return {
+        "planned": len(planned),
+        "finished": len(planned) - len(errored) - len(missing),
+        "model_errors": len(errored),
+        "missing": len(missing),
+        "complete": not errored and not missing,
+        "stopped_early": guard.reason,
+        "last_model_error": last_error,
+    }
+
+
+def incomplete_message(out_dir: Path, status: dict[str, Any]) -> str:
+    """One line saying how many planned episodes did not finish, why, and what to do."""
+    parts = [
+        f"{out_dir}: run incomplete: {status['finished']} of {status['planned']} planned "
+        f"episodes finished, {status['model_errors']} ended in model_error, "
+        f"{status['missing']} did not run"
+    ]
+    if status.get("stopped_early"):
+        parts.append(str(status["stopped_early"]))
+    if status.get("last_model_error"):
+        parts.append(f"last model error: {str(status['last_model_error'])[:300]}")
+    parts.append(
+        "fix the server or the model spec and run the same command again: only those episodes run"
+    )
+    return "; ".join(parts)
+
+
 def run_suite(
     suite: str,
-    model_spec: str,
+    model_spec: ModelSpecArg,
     out_dir: Path,
     *,
     limit_per_task: int | None = None,
@@ -320,83 +453,88 @@ def run_suite(
     max_new_tokens: int = 512,
     mint_mode: Literal["mint", "exact"] = "mint",
     exact_mint: bool = False,
-    feedback_model: str | None = None,
+    feedback_model: ModelSpecArg | None = None,
     action_representation: Literal["python", "symbolic"] = "python",
     model: ChatModel | None = None,
     progress: bool = True,
     label: str | None = None,
     site_urls: dict[str, str] | None = None,
     auth_dir: Path | None = None,
+    max_consecutive_model_errors: int | None = 8,
 ) -> dict[str, Any]:
     """Run ``suite`` with the model ``model_spec`` into ``out_dir`` and return the summary.
 
-    Writes the eval_run artifact (``episodes.jsonl``, ``summary.json``, ``manifest.json``, plus
-    ``run_config.json`` and the request cache ``cache.sqlite``). Resumes an interrupted run in
-    the same directory; a different config there is a :class:`StaleArtifactError`. ``model``
-    (already built) overrides loading ``model_spec``, which still names it in the records.
+    ``model_spec`` is a lemur-agents spec string (``openai:URL#MODEL``, ``hf:PATH``,
+    ``scripted:FILE``) or a typed spec (``OpenAISpec``, ``HFSpec``, ``ScriptedSpec``); so is
+    ``feedback_model``. Writes the eval_run artifact (``episodes.jsonl``, ``summary.json``,
+    ``manifest.json``, plus ``run_config.json`` and the request cache ``cache.sqlite``).
+    Resumes an interrupted run in the same directory, also with another timeout, concurrency
+    or server address; a different identity there (model name, generation parameters, tasks,
+    scoring) is a :class:`StaleArtifactError`. ``model`` (already built) overrides loading
+    ``model_spec``, which still names it in the records.
     ``label`` is the row name in reports (default: the model spec); it is not part of the
     config, so relabelling a finished run does not re-run it. ``site_urls`` maps WebArena's
     placeholders (``__SHOPPING__`` ...) to a deployment's base URLs and ``auth_dir`` holds its
     ``.auth`` login states, for WebArena's own tasks (the fixtures need neither).
+
+    Raises :class:`RunIncompleteError` (after writing the partial ``summary.json``, and no
+    manifest) when a planned episode is missing or ended in ``model_error``; the run stops
+    early after ``max_consecutive_model_errors`` such episodes in a row (``None``: never).
     """
     out_dir = Path(out_dir)
+    spec_text = model_spec if isinstance(model_spec, str) else model_spec.to_string()
     cfg = RunConfig(
         suite=suite,
-        model=model_spec,
+        model=model_spec,  # type: ignore[arg-type]  # the validator keeps the identity
         limit_per_task=limit_per_task,
         tasks_dir=str(Path(tasks_dir).resolve()) if tasks_dir else None,
         max_new_tokens=max_new_tokens,
         mint_mode=mint_mode,
         exact_mint=exact_mint,
-        feedback_model=feedback_model,
+        feedback_model=feedback_model,  # type: ignore[arg-type]
         action_representation=action_representation,
         site_urls=dict(site_urls or {}),
         auth_dir=str(Path(auth_dir).resolve()) if auth_dir else None,
     )
     config = cfg.model_dump(mode="json")
-    done_manifest = find_reusable(
-        out_dir, kind=ArtifactKind.EVAL_RUN, schema_version=EVAL_RUN_SCHEMA_VERSION, config=config
-    )
-    if done_manifest is not None and (out_dir / SUMMARY).exists():
-        done = dict(json.loads((out_dir / SUMMARY).read_text(encoding="utf-8")))
-        if label is not None and done.get("model") != label:
-            done["model"] = label
-            atomic_write_text(out_dir / SUMMARY, json.dumps(done, indent=2, sort_keys=True) + "\n")
-        return done
+    done = _reusable_summary(out_dir, config, label)
+    if done is not None:
+        return dict(done)
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_run_config(out_dir, cfg)
 
-    if model is None:
-        from lemur_agents.models import load_model
+    from lemur_agents.models import load_model
 
+    if model is None:
         model = load_model(model_spec)
     cached = CachedChatModel(model, out_dir / "cache.sqlite")
     # MINT's simulated user was GPT-4; without --feedback-model the evaluated model plays it.
     fb_model: CachedChatModel | None = None
     if feedback_model is not None:
-        from lemur_agents.models import load_model
-
         fb_model = CachedChatModel(load_model(feedback_model), out_dir / "feedback-cache.sqlite")
     episodes, skipped, data = plan_episodes(cfg, feedback_model=fb_model or cached)
     for name, why in skipped.items():
         log.warning("skipping task %s: %s", name, why)
 
     path = out_dir / EPISODES
-    finished = read_episodes(path)
-    # Rewrite without torn lines so that appends start on a clean line.
+    # Episodes that ended in model_error are not finished: drop them, so they run again.
+    # The rewrite also drops torn lines, so that appends start on a clean line.
+    finished = [r for r in _latest_records(path).values() if r.termination is not MODEL_ERROR]
     atomic_write_text(path, "".join(r.model_dump_json() + "\n" for r in finished))
     done_ids = {r.episode_id for r in finished}
     todo = [e for e in episodes if e.episode_id not in done_ids]
     versions = package_versions()
+    guard = _ModelErrorGuard(max_consecutive_model_errors)
     lock = threading.Lock()
     handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in finally
 
     def persist(record: EpisodeRecord) -> None:
-        record = record.model_copy(update={"package_versions": versions, "model": model_spec})
+        record = record.model_copy(update={"package_versions": versions, "model": cfg.model})
         with lock:
             handle.write(record.model_dump_json() + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+            guard.observe(record)
 
     try:
         if todo:
@@ -407,6 +545,7 @@ def run_suite(
                 config=LoopConfig(progress=progress),
                 on_episode_end=persist,
                 max_live_episodes=concurrency,
+                should_stop=guard.tripped,
             )
     finally:
         handle.close()
@@ -414,15 +553,24 @@ def run_suite(
         if fb_model is not None:
             fb_model.close()
 
-    wanted = {e.episode_id for e in episodes}
-    records = [r for r in read_episodes(path) if r.episode_id in wanted]
+    planned = [e.episode_id for e in episodes]
+    latest = _latest_records(path)
+    status = _status(planned, latest, guard)
+    records = [
+        latest[i] for i in planned if i in latest and latest[i].termination is not MODEL_ERROR
+    ]
     summary = summarize(records, skipped=skipped, data_sha256=data, config=config)
+    summary["status"] = status
     summary["cache"] = {"hits": cached.hits, "misses": cached.misses}
-    summary["resumed_episodes"] = len(done_ids & wanted)
-    summary["model_spec"] = model_spec
+    summary["resumed_episodes"] = len(done_ids & set(planned))
+    summary["model_spec"] = spec_text
     if label is not None:
         summary["model"] = label
     atomic_write_text(out_dir / SUMMARY, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    if not status["complete"]:
+        # A manifest certifies a finished run: never leave one over missing episodes.
+        (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
+        raise RunIncompleteError(incomplete_message(out_dir, status), summary)
     manifest = ArtifactManifest.create(
         kind=ArtifactKind.EVAL_RUN,
         schema_version=EVAL_RUN_SCHEMA_VERSION,
