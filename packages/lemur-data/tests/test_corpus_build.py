@@ -107,7 +107,7 @@ def write_fixture(root: Path) -> CorpusConfig:
     (text / "docs.jsonl").write_text("\n".join(rows) + "\n")
     bench = root / "humaneval.jsonl"
     bench.write_text(json.dumps({"task_id": "HumanEval/X", "prompt": BENCH_PROMPT}) + "\n")
-    return CorpusConfig.from_dict(
+    return CorpusConfig.from_mapping(
         {
             "name": "fixture",
             "sources": [

@@ -6,7 +6,8 @@ import itertools
 from pathlib import Path
 
 import pytest
-from lemur_data.corpus import CorpusConfig, CorpusConfigError, estimate_corpus
+from lemur_core.config import ConfigError
+from lemur_data.corpus import CorpusConfig, estimate_corpus
 
 
 def test_yaml_round_trip_is_exact(tmp_path: Path) -> None:
@@ -19,17 +20,19 @@ def test_yaml_round_trip_is_exact(tmp_path: Path) -> None:
 def test_errors_name_the_field_before_any_work() -> None:
     data = CorpusConfig.tiny().model_dump(mode="json")
     data["sources"][1]["weight"] = -1
-    with pytest.raises(CorpusConfigError, match=r"sources\.1\.weight"):
-        CorpusConfig.from_dict(data)
+    with pytest.raises(ConfigError, match=r"sources\.1\.weight"):
+        CorpusConfig.from_mapping(data)
     data = CorpusConfig.tiny().model_dump(mode="json")
     data["pack"]["seq_lenn"] = 3
-    with pytest.raises(CorpusConfigError, match=r"pack\.seq_lenn"):
-        CorpusConfig.from_dict(data)
+    with pytest.raises(
+        ConfigError, match=r"unknown field 'pack\.seq_lenn' \(did you mean 'seq_len'\?\)"
+    ):
+        CorpusConfig.from_mapping(data)
 
 
 def test_unknown_language_and_preset_suggest_the_right_name() -> None:
-    with pytest.raises(CorpusConfigError, match="did you mean 'python'"):
-        CorpusConfig.from_dict(
+    with pytest.raises(ConfigError, match="did you mean 'python'"):
+        CorpusConfig.from_mapping(
             {
                 "sources": [
                     {
@@ -43,13 +46,13 @@ def test_unknown_language_and_preset_suggest_the_right_name() -> None:
                 ]
             }
         )
-    with pytest.raises(CorpusConfigError, match="did you mean 'lemur-v1'"):
+    with pytest.raises(ConfigError, match="did you mean 'lemur-v1'"):
         CorpusConfig.preset("lemur-v2")
 
 
 def test_missing_reader_field_is_an_error() -> None:
-    with pytest.raises(CorpusConfigError, match="needs 'dataset'"):
-        CorpusConfig.from_dict(
+    with pytest.raises(ConfigError, match="needs 'dataset'"):
+        CorpusConfig.from_mapping(
             {"sources": [{"name": "a", "type": "text", "kind": "hf", "weight": 1}]}
         )
 
@@ -92,3 +95,34 @@ def test_lemur_v1_stages_form_a_slurm_dependency_chain(tmp_path: Path) -> None:
     assert len(chain) == len(stages)
     assert all(later.depends is earlier for earlier, later in itertools.pairwise(chain))
     assert chain[0].partition == "cpu" and chain[0].tasks == 2000
+
+
+def test_a_yaml_preset_with_overrides_deep_merges(tmp_path: Path) -> None:
+    # The same dialect as every stage: the preset, then nested keys merged onto it.
+    path = tmp_path / "corpus.yaml"
+    path.write_text("preset: tiny\npack:\n  seq_len: 128\n")
+    config = CorpusConfig.from_yaml(path)
+    tiny = CorpusConfig.tiny()
+    assert config.pack.seq_len == 128
+    assert config.pack.rows_per_shard == tiny.pack.rows_per_shard
+    assert config.sources == tiny.sources
+
+
+def test_cli_show_config_prints_the_preset_with_overrides() -> None:
+    import yaml
+    from lemur_data.cli import app
+    from typer.testing import CliRunner
+
+    out = CliRunner().invoke(
+        app, ["corpus", "show-config", "tiny", "--set", "sources.0.max_documents=5"]
+    )
+    assert out.exit_code == 0, out.output
+    shown = CorpusConfig.model_validate(yaml.safe_load(out.output))
+    assert shown == CorpusConfig.tiny().with_overrides(["sources.0.max_documents=5"])
+    assert shown.sources[0].max_documents == 5
+    bad = CliRunner().invoke(app, ["corpus", "estimate", "tiny", "--set", "mix.sede=1"])
+    assert bad.exit_code == 2
+    assert bad.output.strip().splitlines() == [
+        "error: --set mix.sede: unknown field 'mix.sede' (did you mean 'mix.seed'?); "
+        "MixConfig has: token_budget, seed, share_tolerance"
+    ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from lemur_core import InstructExample, StaleArtifactError, read_manifest
+from lemur_core.config import ConfigError
 from lemur_data.instruct import (
     EmbedderSpec,
     InstructConfig,
@@ -132,14 +133,24 @@ def test_fix_conversations_show_a_real_traceback_of_the_planted_bug() -> None:
 def test_tiny_preset_and_yaml_round_trip_and_estimate() -> None:
     tiny = InstructConfig.tiny()
     assert InstructConfig.model_validate(__import__("yaml").safe_load(tiny.to_yaml())) == tiny
-    est = estimate_instruct(InstructConfig.lemur_chat_v1())
+    est = estimate_instruct(InstructConfig.preset("lemur-chat-v1"))
     assert est["expected_examples"] == 34546 + 200000 + 81319 + 51952
 
 
 def test_bad_config_names_the_field() -> None:
-    from lemur_data.instruct import InstructConfigError
-
-    with pytest.raises(InstructConfigError, match=r"sources\.0: .*take=-3"):
+    with pytest.raises(ConfigError, match=r"sources\.0: .*take=-3"):
         InstructConfig.from_mapping(
             {"sources": [{"name": "a", "format": "sharegpt", "paths": ["x"], "take": -3}]}
         )
+
+
+def test_instruct_yaml_means_what_it_means_in_every_stage(tmp_path: Path) -> None:
+    # preset + deep merge, as in corpus, train and SFT configs; no key is unwrapped.
+    path = tmp_path / "instruct.yaml"
+    path.write_text("preset: tiny\nsemantic_dedup:\n  threshold: 0.9\n")
+    config = InstructConfig.from_yaml(path)
+    assert config.semantic_dedup.threshold == 0.9
+    assert config.semantic_dedup.embedder == InstructConfig.tiny().semantic_dedup.embedder
+    path.write_text("instruct:\n  preset: tiny\n")
+    with pytest.raises(ConfigError, match="unknown field 'instruct'"):
+        InstructConfig.from_yaml(path)

@@ -20,6 +20,7 @@ from lemur_data.corpus.config import (
 )
 from lemur_data.corpus.estimate import estimate_corpus
 from lemur_data.corpus.mixer import MixError
+from lemur_data.corpus.presets import lemur_v1_config, tiny_config  # registers the presets
 
 __all__ = [
     "CorpusConfig",
@@ -36,4 +37,6 @@ __all__ = [
     "corpus_stages",
     "default_work_dir",
     "estimate_corpus",
+    "lemur_v1_config",
+    "tiny_config",
 ]

@@ -1,4 +1,8 @@
-"""`lemur-data corpus ...` commands: build, stats, inspect, estimate."""
+"""`lemur-data corpus ...` commands: build, stats, inspect, estimate, show-config, presets.
+
+A config argument is a YAML file or a preset name, with ``--set KEY=VALUE`` overrides
+(lemur_core.config); a bad config is one line and exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from lemur_core.config import SET_HELP, ConfigError
 from lemur_core.manifest import ManifestError, StaleArtifactError
+from lemur_core.stage import StageError
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from lemur_data.corpus.build import build_corpus
-from lemur_data.corpus.config import CorpusConfig, CorpusConfigError
+from lemur_data.corpus.config import CorpusConfig
 from lemur_data.corpus.estimate import estimate_corpus
 from lemur_data.corpus.mixer import MixError
 from lemur_data.corpus.report import decode_row, mixture_table
@@ -24,25 +30,34 @@ app = typer.Typer(help="Build and inspect the pre-training corpus.", no_args_is_
 _console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
-def _load(config: str) -> CorpusConfig:
-    """A YAML path, or a preset name (``tiny``, ``lemur-v1``)."""
-    path = Path(config)
-    if path.exists():
-        return CorpusConfig.from_yaml(path)
-    return CorpusConfig.preset(config)
+SetOption = Annotated[list[str] | None, typer.Option("--set", help=SET_HELP, metavar="KEY=VALUE")]
+ConfigArgument = Annotated[str, typer.Argument(help="corpus YAML, or a preset: tiny, lemur-v1")]
+
+
+def _load(config: str, overrides: list[str] | None) -> CorpusConfig:
+    """A YAML path or a preset name (``tiny``, ``lemur-v1``), then the ``--set`` overrides."""
+    try:
+        return CorpusConfig.load(config, overrides or ())
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command()
 def build(
-    config: Annotated[str, typer.Argument(help="corpus YAML, or a preset: tiny, lemur-v1")],
+    config: ConfigArgument,
     out: Annotated[Path, typer.Option("--out", help="artifact directory to create")],
+    overrides: SetOption = None,
     workers: Annotated[int, typer.Option(help="local worker processes (output is the same)")] = 1,
     force: Annotated[bool, typer.Option(help="replace an existing artifact")] = False,
     keep_work: Annotated[bool, typer.Option(help="keep the scratch directory")] = False,
+    verify: Annotated[
+        bool, typer.Option(help="re-hash every file of an existing corpus before reusing it")
+    ] = False,
 ) -> None:
     """Build a corpus artifact (resumes an interrupted build of the same config)."""
+    cfg = _load(config, overrides)
     try:
-        cfg = _load(config)
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -56,14 +71,29 @@ def build(
             def on_stage(index: int, count: int, name: str) -> None:
                 progress.update(task, total=count, completed=index, description=f"stage {name}")
 
-            manifest = build_corpus(
-                cfg, out, workers=workers, force=force, keep_work=keep_work, on_stage=on_stage
+            result = build_corpus(
+                cfg,
+                out,
+                workers=workers,
+                force=force,
+                keep_work=keep_work,
+                verify=verify,
+                on_stage=on_stage,
             )
             progress.update(task, completed=progress.tasks[0].total or 0, description="done")
-    except (CorpusConfigError, StaleArtifactError, MixError, FileExistsError, ManifestError) as exc:
-        _console.print(f"[red]error:[/red] {exc}")
+    except (
+        ConfigError,
+        StaleArtifactError,
+        MixError,
+        FileExistsError,
+        ManifestError,
+        StageError,
+    ) as exc:
+        # Plain stderr: a console would wrap or cut a long path out of the one-line message.
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     _console.print(mixture_table(out))
+    manifest = result.manifest
     _console.print(f"wrote {out} (config {manifest.config_sha256[:12]})")
 
 
@@ -99,28 +129,23 @@ def inspect(
         )
 
 
-@app.command()
-def preset(
-    name: Annotated[str, typer.Argument(help="preset name: tiny, lemur-v1")],
-) -> None:
-    """Print a preset as YAML (a starting point for your own corpus config)."""
-    try:
-        typer.echo(CorpusConfig.preset(name).to_yaml(), nl=False)
-    except CorpusConfigError as exc:
-        _console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+@app.command("show-config")
+def show_config(config: ConfigArgument, overrides: SetOption = None) -> None:
+    """Print a preset's (or a YAML file's) full config as YAML, a starting point for your own."""
+    typer.echo(_load(config, overrides).to_yaml(), nl=False)
 
 
 @app.command()
-def estimate(
-    config: Annotated[str, typer.Argument(help="corpus YAML, or a preset: tiny, lemur-v1")],
-) -> None:
+def presets() -> None:
+    """List the shipped presets."""
+    for name in CorpusConfig.preset_names():
+        typer.echo(name)
+
+
+@app.command()
+def estimate(config: ConfigArgument, overrides: SetOption = None) -> None:
     """Estimate bytes, tokens and CPU-hours of a build without running it."""
-    try:
-        cfg = _load(config)
-    except CorpusConfigError as exc:
-        _console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    cfg = _load(config, overrides)
     table = Table("quantity", "value")
     for key, value in estimate_corpus(cfg).items():
         table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else value)

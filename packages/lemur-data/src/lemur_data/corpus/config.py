@@ -1,5 +1,9 @@
 """Configuration of a corpus build: frozen pydantic models that map one to one onto YAML.
 
+:class:`CorpusConfig` speaks the one config dialect of :class:`lemur_core.config.StageConfig`
+(a preset, YAML that deep-merges onto it, ``--set`` overrides); its presets live in
+:mod:`lemur_data.corpus.presets`, which registers them (this module never imports it).
+
 Everything that changes the bytes of the output is in :class:`CorpusConfig` (and hence in the
 manifest's config hash); how many local processes run it is not (``workers`` is an argument of
 :func:`lemur_data.corpus.build_corpus`), because the output does not depend on it.
@@ -9,11 +13,10 @@ from __future__ import annotations
 
 import difflib
 import math
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from lemur_core.config import ConfigError, StageConfig
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Extension -> language, after The Stack's language names (lower-cased).
 EXTENSION_LANGUAGES: dict[str, str] = {
@@ -42,7 +45,7 @@ EXTENSION_LANGUAGES: dict[str, str] = {
 CODE_LANGUAGES = frozenset(EXTENSION_LANGUAGES.values()) - {"markdown", "text"}
 
 
-class CorpusConfigError(ValueError):
+class CorpusConfigError(ConfigError):
     """The corpus config is invalid; the message names the field and the fix."""
 
 
@@ -234,8 +237,10 @@ class ExecutorConfig(_Frozen):
         return self
 
 
-class CorpusConfig(_Frozen):
+class CorpusConfig(StageConfig):
     """The whole recipe of a corpus build (see docs/data-corpus.md)."""
+
+    config_label: ClassVar[str] = "corpus config"
 
     name: str = "corpus"
     sources: tuple[SourceConfig, ...] = Field(min_length=1)
@@ -263,63 +268,6 @@ class CorpusConfig(_Frozen):
         """Each source's target share of the mixture (weights normalized to sum to 1)."""
         total = math.fsum(s.weight for s in self.sources)
         return {s.name: s.weight / total for s in self.sources}
-
-    @classmethod
-    def tiny(cls) -> CorpusConfig:
-        """The embedded default: this interpreter's stdlib as code, its documentation as text.
-
-        Nothing is downloaded. A byte-level BPE (vocab 4096) is trained on the corpus and rows
-        are 256 tokens; the build takes well under two minutes on two busy cores.
-        """
-        from lemur_data.corpus.presets import tiny_config
-
-        return tiny_config()
-
-    @classmethod
-    def preset(cls, name: str) -> CorpusConfig:
-        """A named preset: ``tiny`` or ``lemur-v1`` (paper Table 8 on Hugging Face datasets)."""
-        from lemur_data.corpus.presets import PRESETS
-
-        if name not in PRESETS:
-            close = difflib.get_close_matches(name, sorted(PRESETS))
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise CorpusConfigError(
-                f"unknown corpus preset '{name}'{hint}; known: {sorted(PRESETS)}"
-            )
-        return PRESETS[name]()
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CorpusConfig:
-        """Validate a plain dict; errors name the offending field (``sources.0.weight``)."""
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            lines = []
-            for err in exc.errors():
-                loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-                lines.append(f"  {loc}: {err['msg']}")
-            raise CorpusConfigError("invalid corpus config:\n" + "\n".join(lines)) from exc
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> CorpusConfig:
-        """Load a YAML file whose keys are exactly this model's fields.
-
-        A file holding ``preset: NAME`` (and nothing else) loads that preset.
-        """
-        p = Path(path)
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise CorpusConfigError(f"cannot read corpus config {p}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise CorpusConfigError(f"{p}: expected a mapping of config fields at the top level")
-        if set(data) == {"preset"}:
-            return cls.preset(str(data["preset"]))
-        return cls.from_dict(data)
-
-    def to_yaml(self) -> str:
-        """The YAML spelling of this config (round-trips through :meth:`from_yaml`)."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
     def hash_payload(self) -> dict[str, Any]:
         """The dict stored in the manifest and hashed for skip-if-same-config."""

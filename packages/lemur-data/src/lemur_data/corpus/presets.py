@@ -1,5 +1,8 @@
 """Named corpus presets: ``tiny`` (embedded, offline) and ``lemur-v1`` (paper Table 8).
 
+Each is registered on :class:`CorpusConfig` (``CorpusConfig.preset("tiny")``); the package
+imports this module, so the presets exist wherever the config does.
+
 ``lemur-v1`` weights: Python 72.73%, SQL 5.15%, Shell 1.82%, Jupyter notebooks 1.71%,
 RefinedWeb 6.82% and Wikipedia / Books / ArXiv / StackExchange / DM Mathematics 0.41% each are
 the paper's numbers (Table 8, via DESIGN.md). The split of the remaining code share among
@@ -8,8 +11,6 @@ are placeholders that keep code at 90.9% and are marked as such in docs/data-cor
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from lemur_data.corpus.config import (
     CodeFilterConfig,
@@ -27,6 +28,7 @@ from lemur_data.corpus.config import (
 PAPER_TOKENS = 90_000_000_000
 
 
+@CorpusConfig.register_preset("tiny")
 def tiny_config() -> CorpusConfig:
     """Stdlib top-level ``.py`` modules as code, pydoc topics + module docstrings as text."""
     return CorpusConfig(
@@ -92,6 +94,7 @@ def _text(
     )
 
 
+@CorpusConfig.register_preset("lemur-v1")
 def lemur_v1_config() -> CorpusConfig:
     """Paper Table 8: 90B tokens, 90.9% code (The Stack), 9.1% text, on a Slurm cluster."""
     b = 1_000_000_000
@@ -149,9 +152,3 @@ def lemur_v1_config() -> CorpusConfig:
             slurm=SlurmConfig(partition="cpu", time="48:00:00", cpus_per_task=1, mem_per_cpu_gb=4),
         ),
     )
-
-
-PRESETS: dict[str, Callable[[], CorpusConfig]] = {
-    "tiny": tiny_config,
-    "lemur-v1": lemur_v1_config,
-}

@@ -21,6 +21,7 @@ from lemur_data.instruct.config import (
 )
 from lemur_data.instruct.english import EnglishFilter, has_non_english_run
 from lemur_data.instruct.estimate import estimate_instruct
+from lemur_data.instruct.presets import lemur_chat_v1_config, tiny_config  # registers the presets
 from lemur_data.instruct.semantic_dedup import greedy_dedup, semantic_dedup
 
 __all__ = [
@@ -41,5 +42,7 @@ __all__ = [
     "estimate_instruct",
     "greedy_dedup",
     "has_non_english_run",
+    "lemur_chat_v1_config",
     "semantic_dedup",
+    "tiny_config",
 ]

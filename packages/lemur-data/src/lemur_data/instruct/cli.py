@@ -1,24 +1,33 @@
-"""`lemur-data instruct ...` commands: build, stats, estimate."""
+"""`lemur-data instruct ...` commands: build, stats, estimate, show-config, presets.
+
+A config argument is a YAML file or a preset name, with ``--set KEY=VALUE`` overrides
+(lemur_core.config); a bad config is one line and exit code 2.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from lemur_core import ManifestError, StaleArtifactError, read_manifest
+from lemur_core.config import SET_HELP, ConfigError
 
-from lemur_data.instruct.config import InstructConfig, InstructConfigError
+from lemur_data.instruct.config import InstructConfig
 
 app = typer.Typer(help="Build and inspect the instruction-tuning set.", no_args_is_help=True)
 
 
-def _load(config: str) -> InstructConfig:
+SetOption = Annotated[list[str] | None, typer.Option("--set", help=SET_HELP, metavar="KEY=VALUE")]
+
+
+def _load(config: str, overrides: list[str] | None) -> InstructConfig:
     try:
-        return InstructConfig.from_yaml(config)
-    except InstructConfigError as exc:
-        typer.echo(str(exc), err=True)
+        return InstructConfig.load(config, overrides or ())
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
 
@@ -34,6 +43,7 @@ def build(
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="log the first removals per reason"
     ),
+    overrides: SetOption = None,
 ) -> None:
     """Build the instruction set artifact (examples.jsonl + manifest.json) and print Table 1."""
     from lemur_data.instruct.build import build_instruct
@@ -42,10 +52,11 @@ def build(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
     try:
-        manifest = build_instruct(_load(config), out, force=force, progress=True)
+        result = build_instruct(_load(config, overrides), out, force=force, progress=True)
     except StaleArtifactError as exc:
         typer.echo(f"{exc} (pass --force to rebuild)", err=True)
         raise typer.Exit(1) from exc
+    manifest = getattr(result, "manifest", result)
     _print_stats(manifest.stats)
     typer.echo(f"wrote {manifest.stats['examples']} examples to {out / 'examples.jsonl'}")
 
@@ -62,17 +73,30 @@ def stats(directory: Path = typer.Argument(..., help="an instruct artifact direc
 
 
 @app.command()
-def estimate(config: str = typer.Argument(..., help="YAML config file or preset name")) -> None:
+def estimate(
+    config: str = typer.Argument(..., help="YAML config file or preset name"),
+    overrides: SetOption = None,
+) -> None:
     """Print expected examples, cost and size of a build as JSON (no data is read)."""
     from lemur_data.instruct.estimate import estimate_instruct
 
-    typer.echo(json.dumps(estimate_instruct(_load(config)), indent=2))
+    typer.echo(json.dumps(estimate_instruct(_load(config, overrides)), indent=2))
 
 
 @app.command("show-config")
-def show_config(config: str = typer.Argument(..., help="YAML config file or preset name")) -> None:
+def show_config(
+    config: str = typer.Argument(..., help="YAML config file or preset name"),
+    overrides: SetOption = None,
+) -> None:
     """Print a config (a preset, say) as the YAML that `build` reads."""
-    typer.echo(_load(config).to_yaml())
+    typer.echo(_load(config, overrides).to_yaml(), nl=False)
+
+
+@app.command()
+def presets() -> None:
+    """List the shipped presets."""
+    for name in InstructConfig.preset_names():
+        typer.echo(name)
 
 
 def _print_stats(stats: dict) -> None:  # type: ignore[type-arg]

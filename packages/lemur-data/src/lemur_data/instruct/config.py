@@ -1,23 +1,24 @@
 """Configuration of an instruction-set build: frozen pydantic models that map one to one onto YAML.
 
 Everything that changes the bytes of ``examples.jsonl`` lives in :class:`InstructConfig` and so in
-the manifest's config hash. Two presets ship: :meth:`InstructConfig.tiny` (the embedded default,
-generated offline from the Python standard library) and :meth:`InstructConfig.lemur_chat_v1`
-(paper Table 1: OASST1, OpenOrca GPT-4, ShareGPT & Chatlogs, Evol-CodeAlpaca by HF name).
+the manifest's config hash. :class:`InstructConfig` speaks the one config dialect of
+:class:`lemur_core.config.StageConfig` (a preset, YAML that deep-merges onto it, ``--set``
+overrides). Two presets ship, registered by :mod:`lemur_data.instruct.presets` (this module never
+imports it): ``tiny`` (the embedded default, generated offline from the Python standard library)
+and ``lemur-chat-v1`` (paper Table 1: OASST1, OpenOrca GPT-4, ShareGPT & Chatlogs,
+Evol-CodeAlpaca by HF name).
 """
 
 from __future__ import annotations
 
-import difflib
 from enum import StrEnum
-from pathlib import Path
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from lemur_core.config import ConfigError, StageConfig
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
-class InstructConfigError(ValueError):
+class InstructConfigError(ConfigError):
     """The instruct config is invalid; the message names the field and the fix."""
 
 
@@ -184,8 +185,10 @@ class TokenCounterSpec(_Frozen):
     tokenizer: str | None = None
 
 
-class InstructConfig(_Frozen):
+class InstructConfig(StageConfig):
     """A whole instruction-set build: sources, filters, dedup, decontamination, mixture seed."""
+
+    config_label: ClassVar[str] = "instruct config"
 
     name: str = Field(default="instruct", min_length=1)
     sources: tuple[SourceSpec, ...] = Field(min_length=1)
@@ -203,62 +206,3 @@ class InstructConfig(_Frozen):
                 raise ValueError(f"sources: the name '{source.name}' is used twice")
             seen.add(source.name)
         return self
-
-    @classmethod
-    def tiny(cls) -> InstructConfig:
-        """The embedded default: multi-turn conversations generated from this machine's stdlib."""
-        from lemur_data.instruct.presets import tiny_config
-
-        return tiny_config()
-
-    @classmethod
-    def lemur_chat_v1(cls) -> InstructConfig:
-        """Paper Table 1 (``lemur-chat-v1``): the four sources by Hugging Face name."""
-        from lemur_data.instruct.presets import lemur_chat_v1_config
-
-        return lemur_chat_v1_config()
-
-    @classmethod
-    def preset(cls, name: str) -> InstructConfig:
-        """A shipped preset by name (``tiny`` or ``lemur-chat-v1``)."""
-        from lemur_data.instruct.presets import PRESETS
-
-        if name not in PRESETS:
-            close = difflib.get_close_matches(name, PRESETS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise InstructConfigError(
-                f"unknown preset '{name}'{hint}; presets: {', '.join(sorted(PRESETS))}"
-            )
-        return PRESETS[name]()
-
-    @classmethod
-    def from_mapping(cls, data: dict[str, Any]) -> InstructConfig:
-        """Validate a plain mapping; errors name the offending field path."""
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            lines = []
-            for err in exc.errors():
-                where = ".".join(str(p) for p in err["loc"]) or "(config)"
-                lines.append(f"  {where}: {err['msg']}")
-            raise InstructConfigError("invalid instruct config:\n" + "\n".join(lines)) from exc
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> InstructConfig:
-        """Load a config from YAML (one to one with the model), or a preset name like ``tiny``."""
-        p = Path(path)
-        if not p.exists():
-            if "/" not in str(path) and not str(path).endswith((".yaml", ".yml")):
-                return cls.preset(str(path))
-            raise InstructConfigError(f"config file {p} does not exist")
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise InstructConfigError(f"{p}: expected a YAML mapping at the top level")
-        # A recipe may nest the stage under `instruct:`.
-        if "instruct" in data and "sources" not in data:
-            data = data["instruct"]
-        return cls.from_mapping(data)
-
-    def to_yaml(self) -> str:
-        """The config as YAML that :meth:`from_yaml` reads back to an equal config."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -1,8 +1,10 @@
-"""Shipped instruct presets: ``tiny`` (offline, stdlib-generated) and ``lemur-chat-v1`` (Table 1)."""
+"""Shipped instruct presets: ``tiny`` (offline, stdlib-generated) and ``lemur-chat-v1`` (Table 1).
+
+Each is registered on :class:`InstructConfig` (``InstructConfig.preset("tiny")``); the package
+imports this module, so the presets exist wherever the config does.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from lemur_data.instruct.config import (
     DecontamSpec,
@@ -31,6 +33,7 @@ _CHATLOGS_FILES = tuple(
 )
 
 
+@InstructConfig.register_preset("tiny")
 def tiny_config() -> InstructConfig:
     """Three generated sources from the running interpreter's stdlib; ~1000-1500 examples."""
     return InstructConfig(
@@ -66,6 +69,7 @@ def tiny_config() -> InstructConfig:
     )
 
 
+@InstructConfig.register_preset("lemur-chat-v1")
 def lemur_chat_v1_config() -> InstructConfig:
     """Paper Table 1 by Hugging Face name: ~300K examples for Lemur-Chat."""
     share = "ShareGPT & Chatlogs"
@@ -138,9 +142,3 @@ def lemur_chat_v1_config() -> InstructConfig:
         decontam=DecontamSpec(humaneval=True),
         tokens=TokenCounterSpec(tokenizer="meta-llama/Llama-2-70b-hf"),
     )
-
-
-PRESETS: dict[str, Callable[[], InstructConfig]] = {
-    "tiny": tiny_config,
-    "lemur-chat-v1": lemur_chat_v1_config,
-}
