@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from lemur_core import StaleArtifactError, TokenShardSpec, read_manifest, tree_sha256
+from lemur_core.stage import StageBusyError, StageStatus
 from lemur_data.corpus import CorpusConfig, build_corpus, default_work_dir
 
 WORDS = [
@@ -218,7 +220,8 @@ def test_same_config_is_skipped_and_a_changed_config_is_stale(
 ) -> None:
     config, out = reference
     before = read_manifest(out)
-    assert build_corpus(config, out) == before
+    again = build_corpus(config, out)
+    assert again.reused and again.manifest == before
     changed = config.model_copy(update={"pack": config.pack.model_copy(update={"seq_len": 32})})
     with pytest.raises(StaleArtifactError, match="pack"):
         build_corpus(changed, out)
@@ -287,13 +290,74 @@ def test_build_killed_half_way_resumes_to_the_uninterrupted_output(
         assert proc.poll() is None, "the build ended before it could be killed"
         assert time.monotonic() < deadline, "the build never completed a task"
         time.sleep(0.05)
+    # A second build into the same directory while the first runs refuses, naming the writer.
+    with pytest.raises(StageBusyError, match=rf"already running \(pid {proc.pid}, since "):
+        build_corpus(config, target, workers=1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (target / "manifest.json").exists(), "killed too late: the build had finished"
     done_before = {p.name: p.stat().st_mtime_ns for p in completions.iterdir()}
-    build_corpus(config, target, workers=1, keep_work=True)
+    resumed = build_corpus(config, target, workers=1, keep_work=True)
+    assert resumed.status is StageStatus.RESUMED  # the dead writer's lock was taken over
     assert tree_sha256(target) == tree_sha256(out)
     assert read_manifest(target).stats == read_manifest(out).stats
     # datatrove skipped the tasks finished before the kill: their completion marks are untouched.
     assert done_before
     assert {p: (completions / p).stat().st_mtime_ns for p in done_before} == done_before
+
+
+def _first_shard(out: Path) -> Path:
+    spec = TokenShardSpec.model_validate_json((out / "shards.json").read_text())
+    return out / spec.shards[0].tokens.path
+
+
+@pytest.mark.slow
+def test_a_damaged_shard_is_caught_on_reuse_and_rebuilt(
+    reference: tuple[CorpusConfig, Path], tmp_path: Path
+) -> None:
+    config, out = reference
+    copy = tmp_path / "corpus"
+    shutil.copytree(out, copy)
+    assert build_corpus(config, copy).reused
+    # Same size, other bytes: only a verifying reuse (sha256) can tell.
+    shard = _first_shard(copy)
+    data = bytearray(shard.read_bytes())
+    data[-1] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    assert build_corpus(config, copy).reused
+    rebuilt = build_corpus(config, copy, verify=True)
+    assert rebuilt.status is StageStatus.FRESH
+    assert tree_sha256(copy) == tree_sha256(out)
+    # A truncated shard is caught by its size on every reuse.
+    with _first_shard(copy).open("r+b") as handle:
+        handle.truncate(64)
+    assert not build_corpus(config, copy).reused
+    assert tree_sha256(copy) == tree_sha256(out)
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare for a read-only mount")
+def test_cli_build_into_a_read_only_directory_is_one_line_and_leaves_nothing(
+    reference: tuple[CorpusConfig, Path], tmp_path: Path
+) -> None:
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+        pytest.skip("user namespaces are not available here")
+    config, _ = reference
+    cfg_path = tmp_path / "config.yaml"
+    cfg_path.write_text(config.to_yaml())
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    # A read-only bind mount in a private mount namespace: a real EROFS, even for root.
+    script = (
+        f"mount --bind {ro} {ro} && mount -o remount,bind,ro {ro} && exec {Path(sys.executable).parent / 'lemur-data'} "
+        f"corpus build {cfg_path} --out {ro / 'corpus'}"
+    )
+    proc = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: cannot write {ro}/.corpus.lock: read-only file system;")
+    assert "choose another output directory" in lines[0]
+    assert list(ro.iterdir()) == []

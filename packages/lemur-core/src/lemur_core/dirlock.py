@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,22 +35,30 @@ class DirLock:
     new inode while the second still holds the old one); only the lock on it matters.
     """
 
-    def __init__(self, lock_path: Path, owner: Path) -> None:
+    def __init__(self, lock_path: Path, owner: Path, *, orphan_grace_s: float = 10.0) -> None:
         self.path = lock_path
         self.owner = owner
+        self.orphan_grace_s = orphan_grace_s
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        """Take the lock or raise :class:`StageBusyError` naming the holder's pid and start time.
+
+        When the recorded holder is dead but the lock is still held, its worker processes (which
+        inherit the lock) are usually still being torn down by the same ``kill``: they get
+        ``orphan_grace_s`` to exit before the claim gives up.
+        """
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = self._read_holder(fd)
-            os.close(fd)
-            raise StageBusyError(
-                f"{self.owner} is already being written: already running ({holder}); wait for "
-                "it to finish or stop it, or choose another output directory"
-            ) from None
+            deadline = time.monotonic() + self.orphan_grace_s
+            while not self._try_lock(fd):
+                if self._holder_alive(fd) or time.monotonic() >= deadline:
+                    holder = self._read_holder(fd)
+                    raise StageBusyError(
+                        f"{self.owner} is already being written: already running ({holder}); "
+                        "wait for it to finish or stop it, or choose another output directory"
+                    )
+                time.sleep(0.1)
         except BaseException:
             os.close(fd)
             raise
@@ -61,6 +70,31 @@ class DirLock:
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
+
+    @staticmethod
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    @staticmethod
+    def _holder(fd: int) -> dict[str, object] | None:
+        try:
+            info = json.loads(os.pread(fd, 4096, 0).decode("utf-8", "replace"))
+        except (OSError, ValueError):
+            return None
+        return info if isinstance(info, dict) else None
+
+    def _holder_alive(self, fd: int) -> bool:
+        info = self._holder(fd)
+        pid = info.get("pid") if info is not None else None
+        if info is None or not isinstance(pid, int):
+            return True  # unknown holder: do not wait on a guess
+        if info.get("host") not in (None, socket.gethostname()):
+            return True
+        return _pid_alive(pid)
 
     def _read_holder(self, fd: int) -> str:
         try:

@@ -222,6 +222,9 @@ class Claim:
                     self._discard_new_scratch()
                     if err is not exc:
                         raise err from exc
+                elif self._created_scratch and self._owns_scratch and self._scratch_is_bare():
+                    # Failed before any work (a bad input, say): leave nothing behind.
+                    self._discard_new_scratch()
         finally:
             self.release()
 
@@ -234,6 +237,14 @@ class Claim:
         if self.status is not StageStatus.REUSED or self.manifest is None:
             raise StageError(f"{self.out}: result() is for reused artifacts; call publish()")
         return StageResult(self.name, self.out, self.status, self.manifest)
+
+    def _scratch_is_bare(self) -> bool:
+        try:
+            return all(
+                p.is_dir() or p == self.scratch / STAMP_NAME for p in self.scratch.rglob("*")
+            )
+        except OSError:
+            return False
 
     def _discard_new_scratch(self) -> None:
         # Scratch that this claim made holds nothing a later run needs more than the free space;

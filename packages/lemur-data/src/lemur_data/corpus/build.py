@@ -22,7 +22,6 @@ every file a task writes goes through a temporary file and a rename.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,15 +31,9 @@ from datatrove.executor.local import LocalPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupSignature
 from datatrove.utils.stats import PipelineStats
-from lemur_core.atomic import atomic_write_text
 from lemur_core.corpus import CORPUS_SCHEMA_VERSION
-from lemur_core.hashing import canonical_sha256
-from lemur_core.manifest import (
-    MANIFEST_NAME,
-    ArtifactManifest,
-    find_reusable,
-    read_manifest,
-)
+from lemur_core.manifest import MANIFEST_NAME, ArtifactManifest
+from lemur_core.stage import StageResult, StageStatus, claim, default_scratch
 
 from lemur_data.corpus.config import CorpusConfig, CorpusConfigError
 from lemur_data.corpus.dedup import CodeWordTokenizer, DedupClusterStep, minhash_config
@@ -57,7 +50,7 @@ StageHook = Callable[[int, int, str], None]
 
 def default_work_dir(out_dir: Path) -> Path:
     """Scratch directory of a build: a hidden sibling of the output directory."""
-    return out_dir.parent / f".{out_dir.name}.work"
+    return default_scratch(Path(out_dir).absolute())
 
 
 def _preflight(config: CorpusConfig) -> Decontaminator | None:
@@ -301,59 +294,45 @@ def build_corpus(
     force: bool = False,
     work_dir: Path | None = None,
     keep_work: bool = False,
+    verify: bool = False,
     on_stage: StageHook | None = None,
-) -> ArtifactManifest:
-    """Build the corpus artifact of ``config`` in ``out_dir`` and return its manifest.
+) -> StageResult:
+    """Build the corpus artifact of ``config`` in ``out_dir``; returns the stage's result.
 
-    Skips the build when ``out_dir`` already holds a corpus made from the same config; a corpus
-    made from another config raises :class:`StaleArtifactError`. ``force`` deletes ``out_dir``
-    first and always rebuilds. ``workers`` local processes run each stage's tasks; the output is byte-identical
-    for any ``workers``. An interrupted build resumes from its scratch directory ``work_dir``
-    (default: ``.<out_dir name>.work`` beside ``out_dir``), which is deleted after success
-    unless ``keep_work``. ``on_stage(index, count, name)`` is called as each stage starts.
+    Goes through :func:`lemur_core.stage.claim`: a second build into ``out_dir`` while one runs
+    refuses ("already running (pid N, since T)"); a corpus already made from the same config is
+    reused (``result.reused``) once every file's size is re-checked (and sha256 with ``verify``),
+    and rebuilt when one is damaged; one made from another config raises
+    :class:`StaleArtifactError` naming the fields; ``force`` rebuilds from nothing. ``workers``
+    local processes run each stage's tasks; the output is byte-identical for any ``workers``. An
+    interrupted build resumes from its scratch directory ``work_dir`` (default:
+    ``.<out_dir name>.work`` beside ``out_dir``), which is deleted after success unless
+    ``keep_work``. ``on_stage(index, count, name)`` is called as each stage starts.
     """
-    out_dir = Path(out_dir)
     payload = config.hash_payload()
-    work = Path(work_dir) if work_dir is not None else default_work_dir(out_dir)
-    if force:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
-    found = find_reusable(
-        out_dir, kind="corpus", schema_version=CORPUS_SCHEMA_VERSION, config=payload
-    )
-    if found is not None:
-        return found
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise FileExistsError(
-            f"{out_dir} is not empty and holds no corpus manifest; choose a new output directory "
-            "or pass force=True (--force) to replace it"
-        )
-    decontaminator = _preflight(config)
-    stamp = work / "config.sha256"
-    config_hash = canonical_sha256(payload)
-    if work.exists() and (not stamp.exists() or stamp.read_text().strip() != config_hash):
-        # Scratch from another config (or from a run that never started): start clean.
-        shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(stamp, config_hash + "\n")
-    # Stages write the artifact into the scratch directory; it appears at out_dir in one
-    # rename once complete, so out_dir never holds a half-built corpus.
-    staging = work / "artifact"
-    staging.mkdir(parents=True, exist_ok=True)
-    stages = corpus_stages(config, staging, work, decontaminator)
-    if config.executor.kind == "local":
-        _run_local(stages, work, workers, on_stage)
-    else:
-        _run_cluster(config, stages, work, workers, staging)
-    read_manifest(staging, kind="corpus", schema_version=CORPUS_SCHEMA_VERSION)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    if out_dir.exists():
-        out_dir.rmdir()  # empty (checked above)
-    shutil.move(str(staging), str(out_dir))
-    manifest = read_manifest(out_dir, kind="corpus", schema_version=CORPUS_SCHEMA_VERSION)
-    if not keep_work:
-        shutil.rmtree(work, ignore_errors=True)
-    return manifest
+    with claim(
+        out_dir,
+        "corpus",
+        payload,
+        (),
+        force,
+        schema_version=CORPUS_SCHEMA_VERSION,
+        scratch=work_dir,
+        verify=verify,
+    ) as stage:
+        if stage.status is StageStatus.REUSED:
+            return stage.result()
+        decontaminator = _preflight(config)
+        work = stage.scratch
+        # Stages write the artifact into the scratch directory; publish() renames it onto
+        # out_dir once complete, so out_dir never holds a half-built corpus.
+        stage.staging.mkdir(parents=True, exist_ok=True)
+        stages = corpus_stages(config, stage.staging, work, decontaminator)
+        if config.executor.kind == "local":
+            _run_local(stages, work, workers, on_stage)
+        else:
+            _run_cluster(config, stages, work, workers, stage.staging)
+        return stage.publish(keep_scratch=keep_work)
 
 
 def corpus_summary(manifest: ArtifactManifest) -> dict[str, Any]:
