@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from lemur_core import InstructExample, StaleArtifactError, read_manifest
 from lemur_core.config import ConfigError
+from lemur_core.stage import default_scratch
 from lemur_data.instruct import (
     EmbedderSpec,
     InstructConfig,
@@ -74,7 +75,7 @@ def _config(tmp: Path) -> InstructConfig:
 def test_build_writes_valid_examples_and_table_one_stats(tmp_path: Path) -> None:
     config = _config(tmp_path)
     out = tmp_path / "instruct"
-    manifest = build_instruct(config, out)
+    manifest = build_instruct(config, out).manifest
     examples = [
         InstructExample.model_validate_json(line)
         for line in (out / "examples.jsonl").read_text().splitlines()
@@ -93,18 +94,26 @@ def test_build_writes_valid_examples_and_table_one_stats(tmp_path: Path) -> None
     assert table["Total"]["instances"] == len(examples)
     assert "| Evol-CodeAlpaca | 4 | 51,952 |" in (out / "table1.md").read_text()
     assert read_manifest(out, kind="instruct").config_sha256 == manifest.config_sha256
-    assert not (out / ".work").exists()
+    assert not default_scratch(out).exists()
+    assert {f.path for f in manifest.files} >= {"examples.jsonl", "removed.jsonl", "table1.md"}
 
 
 def test_same_config_is_reused_and_another_config_is_refused(tmp_path: Path) -> None:
     config = _config(tmp_path)
     out = tmp_path / "instruct"
     first = build_instruct(config, out)
-    assert build_instruct(config, out).created_at == first.created_at
+    again = build_instruct(config, out)
+    assert again.reused and again.manifest.created_at == first.manifest.created_at
     other = config.model_copy(update={"seed": 1})
     with pytest.raises(StaleArtifactError, match="seed"):
         build_instruct(other, out)
-    assert build_instruct(other, out, force=True).config["seed"] == 1
+    forced = build_instruct(other, out, force=True)
+    assert not forced.reused and forced.manifest.config["seed"] == 1
+    # A truncated examples file is caught by its size and rebuilt to the same rows.
+    rows = (out / "examples.jsonl").read_bytes()
+    (out / "examples.jsonl").write_bytes(rows[: len(rows) // 2])
+    rebuilt = build_instruct(other, out)
+    assert not rebuilt.reused and (out / "examples.jsonl").read_bytes() == rows
 
 
 def test_fix_conversations_show_a_real_traceback_of_the_planted_bug() -> None:

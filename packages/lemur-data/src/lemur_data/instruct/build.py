@@ -1,9 +1,10 @@
 """Build the instruction-set artifact: convert -> English filter -> split -> exact dedup ->
 decontaminate -> semantic dedup -> mixture -> ``examples.jsonl`` + ``manifest.json``.
 
-Each source's filtered rows are staged in ``<out>/.work/`` with a marker keyed by the config
-hash, so an interrupted build resumes after its last finished source; the staging area is
-removed once the artifact is complete.
+The lifecycle (lock, reuse, resume, publish) is :mod:`lemur_core.stage`'s. Each source's
+filtered rows are kept in the stage's scratch directory (``.<out>.work`` beside the output) with
+a marker, so an interrupted build resumes after its last finished source; the scratch is
+removed once the artifact is published.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import logging
 import os
 import platform
 import random
-import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,13 +24,10 @@ from lemur_core import (
     ArtifactManifest,
     InstructExample,
     Producer,
-    StaleArtifactError,
     atomic_write_text,
     canonical_sha256,
-    find_reusable,
-    write_manifest,
 )
-from lemur_core.manifest import MANIFEST_NAME
+from lemur_core.stage import StageResult, StageStatus, claim
 
 from lemur_data import __version__
 from lemur_data.instruct.config import InstructConfig, SourceFormat, SourceSpec
@@ -224,34 +221,45 @@ def _write_jsonl(path: Path, rows: Iterator[str]) -> None:
 
 
 def build_instruct(
-    config: InstructConfig, out_dir: Path, *, force: bool = False, progress: bool = False
-) -> ArtifactManifest:
-    """Build the instruction-set artifact in ``out_dir`` and return its manifest.
+    config: InstructConfig,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    progress: bool = False,
+    verify: bool = False,
+) -> StageResult:
+    """Build the instruction-set artifact in ``out_dir``; returns the stage's result.
 
     Writes ``examples.jsonl`` (one :class:`lemur_core.InstructExample` per line: sources in
     config order, rows in source order), ``removed.jsonl`` (every dropped row with its reason),
     ``decontam_hits.jsonl``, ``table1.md`` and ``manifest.json`` (stats: Table 1 rows, removal
-    counts by reason and source, repairs, semantic-dedup throughput). A finished artifact with
-    the same config is returned as is; one with another config raises
-    :class:`lemur_core.StaleArtifactError` unless ``force``.
+    counts by reason and source, repairs, semantic-dedup throughput). The lifecycle is
+    :func:`lemur_core.stage.claim`'s: one writer at a time; a finished artifact with the same
+    config is reused (``result.reused``) once its files' sizes (and sha256 with ``verify``)
+    check out; one with another config raises :class:`lemur_core.StaleArtifactError` unless
+    ``force``. Each source's filtered rows are kept in the scratch directory beside ``out_dir``,
+    so an interrupted build resumes after its last finished source.
     """
-    out = Path(out_dir)
     cfg = config.model_dump(mode="json")
-    try:
-        found = find_reusable(
-            out, kind="instruct", schema_version=INSTRUCT_SCHEMA_VERSION, config=cfg
-        )
-    except StaleArtifactError:
-        if not force:
-            raise
-        found = None
-        (out / MANIFEST_NAME).unlink()
-    if found is not None and not force:
-        log.info("%s already holds this instruct artifact; skipping", out)
-        return found
-    out.mkdir(parents=True, exist_ok=True)
-    work = out / ".work"
-    work.mkdir(exist_ok=True)
+    with claim(
+        out_dir,
+        "instruct",
+        cfg,
+        (),
+        force,
+        schema_version=INSTRUCT_SCHEMA_VERSION,
+        verify=verify,
+    ) as stage:
+        if stage.status is StageStatus.REUSED:
+            return stage.result()
+        stage.staging.mkdir(parents=True, exist_ok=True)
+        manifest = _build(config, cfg, stage.scratch, stage.staging, progress)
+        return stage.publish(manifest)
+
+
+def _build(
+    config: InstructConfig, cfg: dict[str, Any], work: Path, out: Path, progress: bool
+) -> ArtifactManifest:
     config_hash = canonical_sha256(cfg)
 
     count_tokens, token_unit = make_token_counter(config.tokens)
@@ -350,8 +358,6 @@ def build_instruct(
             "python": platform.python_version(),
         },
     )
-    write_manifest(out, manifest)
-    shutil.rmtree(work, ignore_errors=True)
     return manifest
 
 

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from lemur_core import ManifestError, StaleArtifactError, read_manifest
 from lemur_core.config import SET_HELP, ConfigError
+from lemur_core.stage import StageError
 
 from lemur_data.instruct.config import InstructConfig
 
@@ -56,7 +57,10 @@ def build(
     except StaleArtifactError as exc:
         typer.echo(f"{exc} (pass --force to rebuild)", err=True)
         raise typer.Exit(1) from exc
-    manifest = getattr(result, "manifest", result)
+    except StageError as exc:  # another build running, a damaged or unwritable directory
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    manifest = result.manifest
     _print_stats(manifest.stats)
     typer.echo(f"wrote {manifest.stats['examples']} examples to {out / 'examples.jsonl'}")
 
