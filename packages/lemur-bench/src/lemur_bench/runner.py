@@ -339,6 +339,17 @@ def _check_run_config(out_dir: Path, cfg: RunConfig) -> None:
     old = RunConfig.model_validate_json(pinned.read_text(encoding="utf-8")).model_dump(mode="json")
     new = cfg.model_dump(mode="json")
     differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    finished = [
+        r for r in _latest_records(out_dir / EPISODES).values() if r.termination is not MODEL_ERROR
+    ]
+    if differ and not finished:
+        # Nothing was produced (say, a wrong #MODEL failed every request): the directory holds
+        # no results to protect, so the corrected config takes it over.
+        log.warning("%s: no episode finished under the old config; re-pinning it", out_dir)
+        (out_dir / EPISODES).unlink(missing_ok=True)
+        (out_dir / SUMMARY).unlink(missing_ok=True)
+        atomic_write_text(pinned, cfg.model_dump_json(indent=2) + "\n")
+        return
     if differ:
         raise StaleArtifactError(
             f"{out_dir} holds a run with a different config (fields differ: {', '.join(differ)}); "

@@ -15,8 +15,8 @@ A :class:`FaultPlan` makes it fail the way real servers do:
   ``choices``.
 
 Which requests fail is decided per distinct request body (a hash), not by arrival order, so a
-concurrent run meets the same faults every time: a faulted request fails ``repeats`` times and
-then succeeds. ``always`` makes every request fail (a broken endpoint), ``die_after`` stops the
+concurrent run meets faults on the same requests every time: a faulted request fails
+``repeats`` times and then succeeds; the kinds of ``faults`` take turns. ``always`` makes every request fail (a broken endpoint), ``die_after`` stops the
 server for good after that many completions (a server killed mid-run), a request for another
 model than ``served_model`` gets vLLM's ``404``, and with ``api_key`` set a request without
 that bearer token gets ``401``.
@@ -230,6 +230,7 @@ class LoopbackServer:
         self.dead = False
         self._lock = threading.Lock()
         self._attempts: Counter[str] = Counter()
+        self._faults_given = 0
         self._httpd = _HTTPServer(("127.0.0.1", port), _Handler)
         self._httpd.owner = self
         self._thread: threading.Thread | None = None
@@ -286,7 +287,9 @@ class LoopbackServer:
             self._attempts[key] += 1
             if self._attempts[key] > plan.repeats:
                 return None
-            return plan.faults[int.from_bytes(digest[8:12], "big") % len(plan.faults)]
+            # Kinds take turns, so even a short run meets every kind of fault.
+            self._faults_given += 1
+            return plan.faults[(self._faults_given - 1) % len(plan.faults)]
 
     def received(self, body: dict[str, Any]) -> None:
         """Keep a chat request's body (tests ask which prompts reached the server)."""
