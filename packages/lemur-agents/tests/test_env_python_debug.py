@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import gymnasium as gym
@@ -16,7 +17,7 @@ MINT = REPO_ROOT.parent / "shared" / "benchmarks" / "mint"
 
 
 @pytest.fixture(scope="module")
-def env() -> PythonDebugEnv:
+def env() -> Iterator[PythonDebugEnv]:
     environment = PythonDebugEnv()
     yield environment
     environment.close()
@@ -93,3 +94,19 @@ def test_mint_reference_solutions_pass_their_hidden_tests(subset: str) -> None:
         _, reward, *_ = environment.step(f"<solution>{task.reference_solution}</solution>")
         assert reward == 1.0, task.task_id
     environment.close()
+
+
+@pytest.mark.parametrize(
+    "exit_call", ["import sys\nsys.exit(0)", "import os\nos._exit(0)", "exit()", "raise SystemExit"]
+)
+def test_a_solution_that_exits_before_the_tests_fails(env: PythonDebugEnv, exit_call: str) -> None:
+    env.reset(options={"task_id": "fixture/rle"})
+    passed, verdict = env.check(f"def rle(s):\n    return None\n{exit_call}\n")
+    assert not passed and "before its tests finished" in verdict
+
+
+def test_a_correct_solution_that_prints_past_the_output_cap_passes(env: PythonDebugEnv) -> None:
+    task = env.tasks[1]
+    env.reset(options={"task_id": task.task_id})
+    noisy = f"{task.reference_solution}\nprint('x' * (3 << 20))\nimport os\nos.write(1, b'y' * (2 << 20))"
+    assert env.check(noisy) == (True, "passed")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from functools import cached_property
 
 from lemur_core import ActionParseError
 
 from lemur_agents.actions.schema import Action, ActionSchema, ActionSpec, ArgValue
+from lemur_agents.actions.webarena import WEBARENA_SCHEMA, read_webarena_reply
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _FENCE = re.compile(r"```(?:[A-Za-z]*[ \t]*\n)?(.*?)```", re.DOTALL)
@@ -78,13 +80,22 @@ class SymbolicMapper:
     """``ActionMapper[Action]`` for a schema's symbolic templates.
 
     ``parse`` accepts the action alone or inside a ``` fenced block (WebArena's answer format:
-    the first fenced block wins); ``render`` writes the primary template.
+    the first fenced block wins); ``render`` writes the primary template. For
+    :data:`~lemur_agents.actions.webarena.WEBARENA_SCHEMA`, a reply is first read as WebArena's
+    own parser reads it (:func:`~lemur_agents.actions.webarena.read_webarena_reply`: trailing
+    text, bare ``stop``, Enter by default), and only what WebArena rejects falls through to the
+    templates.
     """
 
     representation = "symbolic"
 
     def __init__(self, schema: ActionSchema) -> None:
         self.schema = schema
+        # Wherever a mapper over WebArena's schema is built (the web env, the loop's formats,
+        # prompts, fixtures), answers must mean what they mean to WebArena's harness.
+        self._official: Callable[[str], Action | None] | None = (
+            read_webarena_reply if schema == WEBARENA_SCHEMA else None
+        )
 
     @cached_property
     def _patterns(self) -> list[tuple[ActionSpec, re.Pattern[str]]]:
@@ -96,6 +107,10 @@ class SymbolicMapper:
 
     def parse(self, text: str) -> Action:
         """The action ``text`` denotes; :class:`ActionParseError` listing the valid forms."""
+        if self._official is not None:
+            official = self._official(text)
+            if official is not None:
+                return official
         # The whole reply first (so argument text may itself hold ```), then a fenced block.
         fenced = _FENCE.search(text)
         candidates = [text.strip()] + ([fenced.group(1).strip()] if fenced else [])

@@ -3,7 +3,8 @@
 The agent answers in MINT's tags: ``<execute> code </execute>`` runs code in a persistent,
 sandboxed Python session and shows its output (tracebacks included); ``<solution> code
 </solution>`` proposes the final program, which is checked in a fresh sandboxed process
-against hidden tests (``solution + tests``, as MINT checks HumanEval and MBPP). A correct
+against hidden tests (``solution + tests``, as MINT checks HumanEval and MBPP); it passes only
+if the tests ran to completion, so a solution that exits first fails. A correct
 solution ends the episode with reward 1; a wrong one says so and costs one of
 ``max_solutions`` chances (MINT's default: 2); anything else gets MINT's format hint.
 """
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lemur_agents.actions import MintTagMapper
 from lemur_agents.envs.base import TaskSpec, TextTaskEnv
+from lemur_agents.envs.code_check import run_code_check
 from lemur_agents.sandbox import PythonSession, Sandbox, SandboxLimits
 
 
@@ -194,18 +194,17 @@ class PythonDebugEnv(TextTaskEnv[PythonDebugTask]):
         )
 
     def check(self, solution: str) -> tuple[bool, str]:
-        """Run ``solution`` against the current task's hidden tests in a fresh process."""
+        """Run ``solution`` against the current task's hidden tests in a fresh process.
+
+        Passes only if the tests ran to the end (:func:`~lemur_agents.envs.code_check.
+        run_code_check`): a solution that exits before them fails. Returns the verdict and its
+        text (``"passed"``, ``"failed: AssertionError: ..."``, ``"timed out after 10 s ..."``).
+        """
         assert self.task is not None
-        work = self._checker.scratch_dir(prefix="lemur-pycheck-")
-        try:
-            result = self._checker.run(
-                [sys.executable, "-c", check_program(self.task, solution)],
-                cwd=work,
-                timeout=self.config.check_timeout_s,
-            )
-        finally:
-            shutil.rmtree(work, ignore_errors=True)  # one check per directory; none kept
-        return result.exit_code == 0 and not result.timed_out, result.combined_output()
+        verdict = run_code_check(
+            self._checker, check_program(self.task, solution), timeout=self.config.check_timeout_s
+        )
+        return verdict.passed, verdict.result
 
     def _act(self, action: str) -> tuple[str, float, bool, dict[str, Any]]:
         assert self._session is not None

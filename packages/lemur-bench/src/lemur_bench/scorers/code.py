@@ -3,7 +3,9 @@
 Programs are assembled exactly as the official harnesses assemble them (HumanEval:
 ``prompt + completion + test + check(entry_point)``; MBPP: code, setup, asserts; MultiPL-E:
 ``prompt + completion + tests``; DS-1000: ``code_context`` + ``test_execution(solution)``) and run
-by :func:`lemur_bench.scorers.execution.run_check` in the sandbox. Chat models answer with a
+by :func:`lemur_bench.scorers.execution.run_check` in the sandbox, which passes a program only if
+its tests ran to completion (an early ``sys.exit(0)`` fails) and discards output past its cap
+instead of failing. Chat models answer with a
 fenced block that restates the function: :func:`extract_code` takes that block, and a completion
 that defines the entry point is appended after the prompt (Python lets the later definition win).
 """
@@ -45,10 +47,13 @@ def humaneval_program(prompt: str, completion: str, test: str, entry_point: str)
     return body + "\n" + test + "\n" + f"check({entry_point})"
 
 
-def score_humaneval(prediction: str, reference: dict[str, Any], prompt: str) -> ScoreResult:
-    """Pass/fail of a HumanEval completion by execution."""
+def score_humaneval(
+    prediction: str, reference: dict[str, Any], prompt: str, *, timeout: float = 10.0
+) -> ScoreResult:
+    """Pass/fail of a HumanEval completion by execution (only if ``check`` ran to the end)."""
     res = run_check(
-        humaneval_program(prompt, prediction, reference["test"], reference["entry_point"])
+        humaneval_program(prompt, prediction, reference["test"], reference["entry_point"]),
+        timeout=timeout,
     )
     return ScoreResult(score=float(res.passed), correct=res.passed, details={"result": res.result})
 
