@@ -1,12 +1,15 @@
 """Namespace init of a sandboxed call:
-``python -I -S _jail.py WORKDIR HIDE KEEP PROGRAM [ARGS...]``.
+``python -I -S _jail.py WORKDIR HIDE KEEP SECRETS PROGRAM [ARGS...]``.
 
 Runs as root of fresh user, mount and pid namespaces (unshare(1) made them). Makes WORKDIR its
-own writable bind mount; covers each directory of HIDE (``:``-separated, e.g. home
-directories) with an empty tmpfs, re-exposing only the paths of KEEP below it (the Python
-installation, the working directory) so that secrets kept there are unreadable; remounts every other mount read-only (keeping the flags the kernel
-locked: nosuid, nodev, noexec, atime), then runs the program as a child and exits with its
-status, a signal N as 128+N. Staying as pid 1 instead of exec'ing matters: a pid 1 ignores
+own writable bind mount; covers each directory of HIDE (``:``-separated: home directories and
+the temporary directories where other sandboxes keep their scratch directories) with an empty
+tmpfs, re-exposing only the paths of KEEP below it (the Python installation, the working
+directory) so that what is kept there is unreadable; covers each path of SECRETS (files an
+ordinary user could not read, e.g. ``/etc/shadow``; the sandbox's root is the caller's uid and
+would) with ``/dev/null`` or an empty tmpfs; remounts every other mount read-only (keeping the
+flags the kernel locked: nosuid, nodev, noexec, atime), then runs the program as a child and
+exits with its status, a signal N as 128+N. Staying as pid 1 instead of exec'ing matters: a pid 1 ignores
 signals it has no handler for, which would change the program's behaviour. Standard library
 only; one process doing every mount(2) is ~4x faster than one mount(8) per mount point.
 """
@@ -61,8 +64,23 @@ def _hide(mount, hidden, keep):  # type: ignore[no-untyped-def]
             os.close(fd)
 
 
+def _mask(mount, secrets):  # type: ignore[no-untyped-def]
+    for path in secrets:
+        if os.path.isdir(path) and not os.path.islink(path):
+            result = mount(
+                b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=4k,mode=700"
+            )
+        elif os.path.lexists(path) and not os.path.islink(path):
+            result = mount(b"/dev/null", path.encode(), None, MS_BIND, None)
+        else:
+            continue  # gone since the scan
+        if result != 0:
+            _fail(f"cannot hide {path}: errno {ctypes.get_errno()}")
+
+
 def main():  # type: ignore[no-untyped-def]
-    work, hidden, keep, argv = sys.argv[1], _split(sys.argv[2]), _split(sys.argv[3]), sys.argv[4:]
+    work, hidden, keep = sys.argv[1], _split(sys.argv[2]), _split(sys.argv[3])
+    secrets, argv = [p for p in sys.argv[4].split("\n") if p], sys.argv[5:]
     libc = ctypes.CDLL(None, use_errno=True)
     mount = libc.mount
     mount.argtypes = [
@@ -83,6 +101,7 @@ def main():  # type: ignore[no-untyped-def]
     if program:
         keep.append(os.path.dirname(os.path.dirname(os.path.realpath(program))))
     _hide(mount, hidden, keep)
+    _mask(mount, secrets)
     with open("/proc/self/mountinfo") as handle:
         entries = [line.split() for line in handle]
     for fields in entries:

@@ -30,6 +30,7 @@ says ``"restarted": true``. Standard library only.
 import ast
 import contextlib
 import ctypes
+import fcntl
 import io
 import json
 import os
@@ -92,7 +93,7 @@ def _fd_cmsg(fds):  # type: ignore[no-untyped-def]
 def _recv(sock):  # type: ignore[no-untyped-def]
     """One message: (object or None, received fds, sender pid or None); raises EOFError."""
     space = socket.CMSG_SPACE(_MAX_FDS * 4) + socket.CMSG_SPACE(struct.calcsize("iII"))
-    data, ancillary, _flags, _addr = sock.recvmsg(_INLINE + 1, space)
+    data, ancillary, flags, _addr = sock.recvmsg(_INLINE + 1, space)
     if not data:
         raise EOFError
     fds, sender = [], None
@@ -101,6 +102,10 @@ def _recv(sock):  # type: ignore[no-untyped-def]
             fds += list(struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) // 4 * 4]))
         elif level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
             sender = struct.unpack("iII", payload[:12])[0]
+    if flags & socket.MSG_CTRUNC:
+        for fd in fds:
+            os.close(fd)
+        raise OSError("no room for the descriptors sent with a message")
     try:
         if data[:1] == b"F" and fds:
             big = fds.pop()
@@ -184,10 +189,23 @@ def _reap_children():  # type: ignore[no-untyped-def]
 
 
 def _null_stdio(fds):  # type: ignore[no-untyped-def]
+    # A cell may have closed any of fds 0-2, so /dev/null may open as one of them itself.
     null = os.open(os.devnull, os.O_RDWR)
     for fd in fds:
-        os.dup2(null, fd)
-    os.close(null)
+        if fd != null:
+            os.dup2(null, fd)
+    if null not in fds:
+        os.close(null)
+
+
+def _above_stdio(fd):  # type: ignore[no-untyped-def]
+    # A received descriptor lands on the lowest free number, which is 0-2 if a cell closed
+    # one: move it up, or pointing fds 1 and 2 at it and closing it would lose it.
+    if fd > 2:
+        return fd
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 3)
+    os.close(fd)
+    return moved
 
 
 def _worker(sock, tools, workdir):  # type: ignore[no-untyped-def]
@@ -227,11 +245,13 @@ def _worker(sock, tools, workdir):  # type: ignore[no-untyped-def]
             for fd in fds:
                 os.close(fd)
             continue  # a late tool answer, or noise
-        capture, request_fd = fds
+        capture, request_fd = (_above_stdio(fd) for fd in fds)
         request = json.loads(os.pread(request_fd, 256 << 20, 0))
         os.close(request_fd)
         state["nonce"] = header["nonce"]
+        _send(sock, {"nonce": header["nonce"], "started": True})
         _reap_children()
+        _null_stdio((0,))
         os.dup2(capture, 1)
         os.dup2(capture, 2)
         os.close(capture)
@@ -461,17 +481,21 @@ class Supervisor:
             restarted, reason, exit_code = True, "interpreter_crashed", self.worker_exit
             self.kill_worker()
             self.spawn()
-        capture = _tmpfile(self.workdir)
-        body = _tmpfile(self.workdir)
         timeout = float(request.get("timeout", 10))
-        try:
-            os.write(body, json.dumps(request).encode("utf-8"))
-            _send(self.sock, {"nonce": nonce}, [capture, body], self.workdir)
-        except OSError:
+        capture = _tmpfile(self.workdir)
+        status = self.start_cell(request, capture)
+        if status == "not_started":
+            # The worker died before it took the cell (a descriptor table filled by the last
+            # cell, a stray signal): the cell has not run, so run it on a fresh one.
+            restarted, reason, exit_code = True, "interpreter_crashed", self.worker_exit
             self.kill_worker()
-        finally:
-            os.close(body)
-        status = self.wait_done(nonce, capture, time.monotonic() + timeout + _GRACE)
+            self.kill_strays()
+            self.spawn()
+            status = self.start_cell(request, capture)
+        if status == "started":
+            status = self.wait_done(nonce, capture, time.monotonic() + timeout + _GRACE)
+        elif status == "not_started":
+            status = None
         self.kill_strays()
         self.reap()
         if status is None:
@@ -500,6 +524,27 @@ class Supervisor:
             "reason": reason,
             "exit_code": exit_code,
         }
+
+    def start_cell(self, request, capture):  # type: ignore[no-untyped-def]
+        """Hand the cell to the worker: "started", "not_started" (it died first) or None."""
+        body = _tmpfile(self.workdir)
+        try:
+            os.write(body, json.dumps(request).encode("utf-8"))
+            _send(self.sock, {"nonce": request["nonce"]}, [capture, body], self.workdir)
+        except OSError:
+            self.kill_worker()
+            return "not_started"
+        finally:
+            os.close(body)
+        deadline = time.monotonic() + float(request.get("timeout", 10)) + _GRACE
+        while time.monotonic() < deadline and self.alive():
+            message = self.from_worker(deadline)
+            if message is not None and message.get("nonce") == request["nonce"]:
+                if message.get("started"):
+                    return "started"
+                if "done" in message:  # a cell can forge this much about itself, no more
+                    return str(message["done"])
+        return None if self.alive() else "not_started"
 
     def wait_done(self, nonce, capture, deadline):  # type: ignore[no-untyped-def]
         """The cell's status once the worker reports it, or None if it died or overran."""

@@ -15,6 +15,14 @@ Layers, strongest first, each used only when a probe shows it works here:
 * ``home-hidden``: the caller's home, ``/root`` and ``/home`` are covered by empty tmpfs
   mounts (the Python installation and the working directory stay visible), so credentials
   there cannot be read by model code;
+* ``tmp-private``: the temporary directories (``/tmp``, ``/var/tmp``, ``/dev/shm``, ``$TMPDIR``)
+  are covered the same way with only the call's own working directory re-exposed, so a
+  sandbox cannot read the scratch directories of the other sandboxes running beside it;
+* ``secrets-hidden``: every file or directory under ``/etc``, ``/var``, ``/run``, ``/srv``,
+  ``/mnt``, ``/media`` and ``/boot`` that an ordinary user could not read (``/etc/shadow``,
+  private keys, databases) is covered by ``/dev/null`` or an empty tmpfs: the namespace's root
+  is the caller's uid, which as root could read them all (found once per process, see
+  :func:`host_secrets`);
 * ``nocaps``: ``setpriv(1)`` empties the capability bounding set before the program starts,
   so the namespace-root cannot undo the read-only remounts;
 * ``rlimits``: always (``prlimit(1)`` or ``setrlimit`` in the child), plus a new session whose
@@ -29,6 +37,7 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -70,7 +79,7 @@ class IsolationPlan:
         if self.namespaces:
             parts += ["userns"] + ([] if network else ["netns"]) + ["pidns", "mountns-ro"]
             if self.hide_home:
-                parts.append("home-hidden")
+                parts += ["home-hidden", "tmp-private", "secrets-hidden"]
             if self.nocaps:
                 parts.append("nocaps")
         parts.append("rlimits")
@@ -83,6 +92,61 @@ class IsolationPlan:
 def default_hidden() -> tuple[str, ...]:
     """Directories whose contents the sandbox hides: the caller's home, ``/root``, ``/home``."""
     return tuple(dict.fromkeys([str(Path.home()), "/root", "/home"]))
+
+
+# Where sandboxes' scratch directories (and other programs' temporary files) live.
+_TEMP_ROOTS = ("/tmp", "/var/tmp", "/dev/shm")
+# Trees scanned for files an ordinary user could not read; software trees (/usr, /opt) and
+# the hidden directories are left out (large, and hidden or public anyway).
+_SECRET_ROOTS = ("/etc", "/var", "/run", "/srv", "/mnt", "/media", "/boot")
+
+
+def temp_roots() -> tuple[str, ...]:
+    """The temporary directories hidden from every sandbox except for its own working dir."""
+    found = [tempfile.gettempdir(), *_TEMP_ROOTS]
+    return tuple(dict.fromkeys(os.path.realpath(p) for p in found if os.path.isdir(p)))
+
+
+def _passable(path: str) -> str:
+    # The jail takes secrets newline-separated: cover a parent when a name holds a newline.
+    while "\n" in path:
+        path = os.path.dirname(path)
+    return path
+
+
+@functools.cache
+def host_secrets() -> tuple[str, ...]:
+    """Files and directories below ``_SECRET_ROOTS`` that others may not read (scanned once).
+
+    A directory others cannot read or enter is listed whole and not descended; symbolic links
+    are skipped (their targets are checked where they live).
+    """
+    skip = set(temp_roots()) | {os.path.realpath(p) for p in default_hidden()}
+    found: list[str] = []
+    stack = [p for p in _SECRET_ROOTS if os.path.isdir(p) and not os.path.islink(p)]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.path in skip:
+                continue
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue
+            if stat.S_ISLNK(mode) or stat.S_ISSOCK(mode):
+                continue
+            if stat.S_ISDIR(mode):
+                if mode & stat.S_IROTH and mode & stat.S_IXOTH:
+                    stack.append(entry.path)
+                else:
+                    found.append(_passable(entry.path))
+            elif not mode & stat.S_IROTH:
+                found.append(_passable(entry.path))
+    return tuple(sorted(set(found)))
 
 
 def sandbox_uid() -> int:
@@ -118,8 +182,9 @@ def wrap_argv(
             "-S",
             str(_JAIL),
             workdir,
-            ":".join(hide if plan.hide_home else ()),
+            ":".join([*hide, *temp_roots()] if plan.hide_home else ()),
             ":".join(keep_visible),
+            "\n".join(host_secrets() if plan.hide_home else ()),
             *inner,
         ]
     if plan.prlimit is not None:
@@ -211,15 +276,19 @@ def isolation_plan() -> IsolationPlan:
     if drop_uid and not _probe([sys.executable, "-c", "pass"], uid=uid):
         drop_uid, uid = False, None
 
-    def jail_works(hidden: str) -> bool:
+    def jail_works(hidden: str, masked: str) -> bool:
         # Start the real jail (all namespaces, read-only mounts, ``hidden`` paths masked).
         assert unshare is not None
-        argv = [unshare, "-Urnpm", "--fork", "--kill-child", "--mount-proc", sys.executable]
-        argv += ["-I", "-S", str(_JAIL), tempfile.gettempdir(), hidden, "", "/bin/true"]
-        return _probe(argv, uid=uid)
+        with tempfile.TemporaryDirectory(prefix="lemur-probe-") as work:
+            os.chmod(work, 0o755)  # reachable by a dropped uid
+            argv = [unshare, "-Urnpm", "--fork", "--kill-child", "--mount-proc", sys.executable]
+            argv += ["-I", "-S", str(_JAIL), work, hidden, "", masked, "/bin/true"]
+            return _probe(argv, uid=uid)
 
-    namespaces = unshare is not None and jail_works("")
-    hide_home = namespaces and jail_works(":".join(default_hidden()))
+    # Hiding homes, temporary directories and secrets is the usual case: probe it first.
+    hidden = ":".join([*default_hidden(), *temp_roots()])
+    hide_home = unshare is not None and jail_works(hidden, "\n".join(host_secrets()))
+    namespaces = hide_home or (unshare is not None and jail_works("", ""))
     nocaps = (
         namespaces
         and setpriv is not None
