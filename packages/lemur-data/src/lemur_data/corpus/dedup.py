@@ -1,7 +1,10 @@
 """Exact and near (MinHash-LSH) deduplication across all sources.
 
-Signatures and bucket matching are datatrove's (``MinhashDedupSignature`` and
-``MinhashDedupBuckets``); what this module adds is
+Near dedup follows datatrove's MinHash pipeline (signatures per task, LSH bucket matching per
+band, then clusters) with its configuration (:func:`minhash_config`) and file formats; the
+signature and bucket steps are the vectorized ones of :mod:`lemur_data.corpus.minhash`
+(``VectorMinhashSignature``, ``VectorMinhashBuckets``), which read and write datatrove's files.
+What this module adds is
 
 * a word tokenizer in which punctuation counts (``x+1`` and ``x-1`` are different code), and
 * :class:`DedupClusterStep`: exact-duplicate groups by content hash plus union-find over the
@@ -50,7 +53,8 @@ class CodeWordTokenizer(WordTokenizer):
 
 
 def minhash_config(config: DedupConfig) -> MinhashConfig:
-    """datatrove's MinhashConfig for ``config``: punctuation and numbers kept, case folded."""
+    """datatrove's MinhashConfig for ``config``: punctuation and numbers kept, case folded,
+    32-bit signatures (what the vectorized steps write; datatrove's own steps accept it too)."""
     return MinhashConfig(
         n_grams=config.ngram_size,
         num_buckets=config.bands,
@@ -63,7 +67,7 @@ def minhash_config(config: DedupConfig) -> MinhashConfig:
             norm_unicode_diacritics=False,
             norm_numbers=False,
         ),
-        hash_config=HashConfig(precision=64, hash_fc="xxhash"),
+        hash_config=HashConfig(precision=32, hash_fc="xxhash"),
     )
 
 
