@@ -14,8 +14,10 @@ import pytest
 import yaml
 from lemur_core import EpisodeRecord, Message, file_sha256, read_manifest, tree_sha256
 
-from lemur.pipeline import Layout, run_recipe
+from lemur.layout import Layout
+from lemur.pipeline import run_recipe
 from lemur.recipe import load_recipe
+from lemur.stages import EVAL, PRETRAIN, SFT
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +48,7 @@ def _micro_sections() -> dict[str, Any]:
         num_attention_heads=2,
         num_key_value_heads=1,
     )
-    pretrain.update(steps=4, global_batch_rows=8, log_every=1)
+    pretrain.update(max_steps=4, global_batch_size=8, log_every_steps=1)
     pretrain["checkpoint"]["every_steps"] = 2
     pretrain["optimizer"]["warmup_steps"] = 1
 
@@ -56,9 +58,9 @@ def _micro_sections() -> dict[str, Any]:
         global_batch_size=4,
         micro_batch_size=2,
         grad_accum_steps=2,
-        max_seq_len=256,
-        save_every_steps=2,
+        seq_len=256,
     )
+    sft["checkpoint"]["every_steps"] = 2
     return {"corpus": corpus, "instruct": instruct, "pretrain": pretrain, "sft": sft}
 
 
@@ -88,11 +90,11 @@ def test_every_stage_builds_an_artifact_with_lineage(
 ) -> None:
     _, layout, outcomes = micro_run
     assert [o.stage for o in outcomes] == ["corpus", "instruct", "pretrain", "sft", "eval"]
-    assert all(o.status == "built" for o in outcomes)
-    corpus = read_manifest(layout.corpus, kind="corpus")
-    instruct = read_manifest(layout.instruct, kind="instruct")
-    base = read_manifest(layout.pretrain_model, kind="model")
-    chat = read_manifest(layout.sft_model, kind="model")
+    assert all(o.status == "built" and not o.result.reused for o in outcomes)
+    corpus = read_manifest(layout.root / "corpus", kind="corpus")
+    instruct = read_manifest(layout.root / "instruct", kind="instruct")
+    base = read_manifest(layout.artifact(PRETRAIN), kind="model")
+    chat = read_manifest(layout.artifact(SFT), kind="model")
     assert corpus.producer.package == "lemur-data" and base.producer.package == "lemur-train"
     assert chat.producer.package == "lemur-sft"
     # Lineage: each stage names the artifacts it read, by kind.
@@ -105,11 +107,11 @@ def test_exported_models_load_in_transformers(micro_run: tuple[Path, Layout, lis
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     _, layout, _ = micro_run
-    for model_dir in (layout.pretrain_model, layout.sft_model):
+    for model_dir in (layout.artifact(PRETRAIN), layout.artifact(SFT)):
         model = AutoModelForCausalLM.from_pretrained(model_dir)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         assert model.config.vocab_size >= len(tokenizer)
-    chat_tokenizer = AutoTokenizer.from_pretrained(layout.sft_model)
+    chat_tokenizer = AutoTokenizer.from_pretrained(layout.artifact(SFT))
     rendered = chat_tokenizer.apply_chat_template(
         [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
     )
@@ -122,14 +124,14 @@ def test_evaluation_prompts_are_rendered_by_the_sft_chat_template(
     from transformers import AutoTokenizer
 
     _, layout, _ = micro_run
-    tokenizer = AutoTokenizer.from_pretrained(layout.sft_model)
+    tokenizer = AutoTokenizer.from_pretrained(layout.artifact(SFT))
     records = [
         EpisodeRecord.model_validate_json(line)
-        for run in layout.eval.iterdir()
+        for run in (layout.stage_dir(EVAL) / "runs").iterdir()
         for line in (run / "episodes.jsonl").read_text().splitlines()
     ]
     assert records, "the eval stage wrote no episode"
-    assert all(str(layout.sft_model) in r.model for r in records)
+    assert all(str(layout.artifact(SFT)) in r.model for r in records)
     counted = 0
     for record in records:
         for turn in record.turns:
@@ -147,27 +149,32 @@ def test_evaluation_prompts_are_rendered_by_the_sft_chat_template(
     assert isinstance(records[0].turns[0].prompt[0], Message)
 
 
-def test_second_run_skips_finished_stages_and_force_reruns_downstream(
+def test_second_run_reuses_finished_stages_and_force_reruns_downstream(
     micro_run: tuple[Path, Layout, list[Any]],
 ) -> None:
     path, layout, _ = micro_run
-    corpus_hash = tree_sha256(layout.corpus)
+    corpus_hash = tree_sha256(layout.root / "corpus")
     again = run_recipe(load_recipe(path))
-    assert {o.stage: o.status for o in again if o.stage != "eval"} == {
-        "corpus": "skipped",
-        "instruct": "skipped",
-        "pretrain": "skipped",
-        "sft": "skipped",
+    # "reused" is each stage's own verdict (StageResult.reused), not a guess from file times.
+    assert {o.stage: o.status for o in again} == {
+        "corpus": "reused",
+        "instruct": "reused",
+        "pretrain": "reused",
+        "sft": "reused",
+        "eval": "reused",
     }
-    sft_before = file_sha256(layout.sft_model / "manifest.json")
+    sft_manifest = layout.artifact(SFT) / "manifest.json"
+    sft_before = file_sha256(sft_manifest)
     forced = run_recipe(load_recipe(path), force_from="sft")
     status = {o.stage: o.status for o in forced}
-    assert status["pretrain"] == "skipped" and status["sft"] == "built"
-    assert file_sha256(layout.sft_model / "manifest.json") != sft_before
-    assert tree_sha256(layout.corpus) == corpus_hash
-    summary = json.loads(next(layout.eval.iterdir()).joinpath("summary.json").read_text())
+    assert status["pretrain"] == "reused" and status["sft"] == "built"
+    assert status["eval"] == "built"  # downstream of a rebuilt model
+    assert file_sha256(sft_manifest) != sft_before
+    assert tree_sha256(layout.root / "corpus") == corpus_hash
+    run = next((layout.stage_dir(EVAL) / "runs").iterdir())
+    summary = json.loads(run.joinpath("summary.json").read_text())
     # Report rows carry the recipe's model name; the spec stays recorded beside it.
     assert summary["model"] == "Lemur-Chat (micro)"
-    assert summary["model_spec"] == f"hf:{layout.sft_model}"
-    report = (layout.report / "report.md").read_text()
+    assert summary["model_spec"] == f"hf:{layout.artifact(SFT)}"
+    report = (layout.artifact(EVAL) / "report.md").read_text()
     assert "Lemur-Chat (micro)" in report

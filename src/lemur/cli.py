@@ -1,4 +1,10 @@
-"""The ``lemur`` command: run recipes end to end, validate them, plan them at paper scale."""
+"""The ``lemur`` command: run recipes end to end, validate them, plan them at paper scale.
+
+A recipe argument is a YAML path or a shipped recipe's name (``tiny``, ``lemur-70b``), so
+``lemur validate tiny`` and ``lemur demo`` work from any directory. ``--set STAGE.field=VALUE``
+overrides any stage's config (``--set pretrain.optimizer.peak_lr=1e-4``); a bad recipe is one
+line and exit code 1.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,39 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from lemur_core.config import ConfigError
 from rich.console import Console
 from rich.table import Table
 
-from lemur.recipe import STAGES, RecipeError, load_recipe
 from lemur.versions import package_versions
 
 app = typer.Typer(help="Lemur: the recipe of arXiv 2310.06830 end to end.", no_args_is_help=True)
 console = Console()
 
-TINY_RECIPE = Path("recipes/tiny.yaml")
+TINY_RECIPE = "tiny"
+_STAGES_HELP = "corpus, instruct, pretrain, sft, eval"
+
+RecipeArgument = Annotated[
+    str, typer.Argument(help="a recipe YAML file, or a shipped recipe: tiny, lemur-70b")
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help=(
+            "override a recipe value: STAGE.field=VALUE (pretrain.max_steps=5, "
+            "sft.optimizer.peak_lr=1e-4), workdir=DIR or resources.STAGE.key=VALUE; repeatable"
+        ),
+    ),
+]
+WorkdirOption = Annotated[
+    Path | None, typer.Option(help="Where artifacts go (default: the recipe's workdir).")
+]
+ForceOption = Annotated[
+    str | None,
+    typer.Option(help=f"Re-run this stage and every later one ({_STAGES_HELP})."),
+]
 
 
 def _version_callback(value: bool) -> None:
@@ -40,73 +69,106 @@ def main(
     """Lemur: corpus -> continued pre-training -> instruction tuning -> agent evaluation."""
 
 
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
 @app.command()
-def validate(recipe: Annotated[Path, typer.Argument(help="A recipe YAML file.")]) -> None:
-    """Check a recipe file against the typed recipe model and every stage's config model."""
-    from lemur.pipeline import resolve_stage_configs
+def validate(recipe: RecipeArgument, overrides: SetOption = None) -> None:
+    """Check a recipe against every stage's config model (nothing runs)."""
+    from lemur.recipe import load_recipe
+    from lemur.stages import STAGES
 
     try:
-        loaded = load_recipe(recipe)
-        configs = resolve_stage_configs(loaded)
-    except RecipeError as exc:
-        console.print(f"[red]invalid recipe[/red]: {exc}")
-        raise typer.Exit(1) from exc
+        loaded = load_recipe(recipe, overrides or ())
+    except ConfigError as exc:
+        raise _fail(exc) from exc
     table = Table(title=f"recipe '{loaded.name}' is valid")
     table.add_column("stage")
     table.add_column("config")
     for stage in STAGES:
-        table.add_row(stage, type(configs[stage]).__name__ if stage in configs else "(not run)")
+        config = loaded.configs.get(stage.name)
+        table.add_row(stage.name, type(config).__name__ if config is not None else "(not run)")
     console.print(table)
 
 
-def _run(recipe_path: Path, force: str | None, workdir: Path | None) -> None:
+def _run(
+    recipe_arg: str, overrides: list[str] | None, force: str | None, workdir: Path | None
+) -> None:
+    from dataclasses import replace
+
     from lemur.pipeline import run_recipe
+    from lemur.recipe import load_recipe
 
     try:
-        recipe = load_recipe(recipe_path)
+        recipe = load_recipe(recipe_arg, overrides or ())
         if workdir is not None:
-            recipe = recipe.model_copy(update={"workdir": workdir})
+            recipe = replace(recipe, workdir=workdir)
         run_recipe(recipe, force_from=force, console=console)
-    except RecipeError as exc:
-        console.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(1) from exc
+    except ConfigError as exc:
+        raise _fail(exc) from exc
 
 
 @app.command()
 def demo(
-    force: Annotated[
-        str | None,
-        typer.Option(help=f"Re-run this stage and every later one ({', '.join(STAGES)})."),
-    ] = None,
-    workdir: Annotated[
-        Path | None, typer.Option(help="Where artifacts go (default: the recipe's workdir).")
-    ] = None,
+    force: ForceOption = None, workdir: WorkdirOption = None, overrides: SetOption = None
 ) -> None:
-    """Run the tiny recipe (recipes/tiny.yaml) end to end on CPU, then print the summary."""
-    _run(TINY_RECIPE, force, workdir)
+    """Run the shipped tiny recipe end to end on CPU, then print the summary."""
+    _run(TINY_RECIPE, overrides, force, workdir)
 
 
 @app.command()
 def run(
-    recipe: Annotated[Path, typer.Argument(help="A recipe YAML file.")],
-    force: Annotated[
-        str | None, typer.Option(help="Re-run this stage and every later one.")
-    ] = None,
-    workdir: Annotated[
-        Path | None, typer.Option(help="Where artifacts go (default: the recipe's workdir).")
-    ] = None,
+    recipe: RecipeArgument,
+    force: ForceOption = None,
+    workdir: WorkdirOption = None,
+    overrides: SetOption = None,
 ) -> None:
-    """Run any recipe's stages in order, skipping those whose artifact already matches."""
-    _run(recipe, force, workdir)
+    """Run any recipe's stages in order, reusing those whose artifact already matches."""
+    _run(recipe, overrides, force, workdir)
 
 
 @app.command()
-def plan(recipe: Annotated[Path, typer.Argument(help="A recipe YAML file.")]) -> None:
+def plan(recipe: RecipeArgument, overrides: SetOption = None) -> None:
     """Print each stage's resources and time estimate without running anything."""
     from lemur.planning import print_plan
+    from lemur.recipe import load_recipe
 
     try:
-        print_plan(load_recipe(recipe), console=console)
-    except RecipeError as exc:
-        console.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(1) from exc
+        print_plan(load_recipe(recipe, overrides or ()), console=console)
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command("show-config")
+def show_config(
+    recipe: RecipeArgument,
+    stage: Annotated[str, typer.Argument(help=f"the stage to print ({_STAGES_HELP})")],
+    overrides: SetOption = None,
+) -> None:
+    """Print one stage's full config, as the recipe (and --set) resolve it, as YAML."""
+    from lemur.recipe import load_recipe
+    from lemur.stages import STAGE_NAMES
+
+    try:
+        loaded = load_recipe(recipe, overrides or ())
+        config = loaded.configs.get(stage)
+        if config is None:
+            known = ", ".join(loaded.configs) or "none"
+            where = "a stage" if stage in STAGE_NAMES else f"one of {', '.join(STAGE_NAMES)}"
+            raise ConfigError(
+                f"recipe '{loaded.name}' has no '{stage}' section (it has: {known}); name {where}"
+            )
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    typer.echo(config.to_yaml(), nl=False)
+
+
+@app.command()
+def recipes() -> None:
+    """List the shipped recipes (usable by name from any directory)."""
+    from lemur.recipe import shipped_recipes
+
+    for name, path in sorted(shipped_recipes().items()):
+        typer.echo(f"{name}\t{path}")

@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lemur_core import atomic_write_text
+from lemur_core.stage import StageResult
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
-from lemur.recipe import Recipe
+from lemur.eval_stage import EVAL_REPORT_KIND
 
 if TYPE_CHECKING:
-    from lemur.pipeline import Layout, StageOutcome
+    from lemur.layout import Layout
+    from lemur.recipe import Recipe
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """What happened to one stage in a run: its output directory, time and result."""
+
+    stage: str
+    path: Path
+    seconds: float
+    result: StageResult
+
+    @property
+    def status(self) -> str:
+        """``reused`` (the stage's artifact already matched) or ``built``."""
+        return "reused" if self.result.reused else "built"
 
 
 def read_loss_curve(metrics_path: Path) -> list[tuple[int, float]]:
@@ -82,7 +100,10 @@ def mixture_table(corpus_stats: dict[str, Any]) -> Table:
 def write_summary(
     recipe: Recipe, layout: Layout, outcomes: list[StageOutcome], console: Console
 ) -> Path:
-    """Print the run summary and write it to ``workdir/summary.md``; returns that path."""
+    """Print the run summary and write it to ``workdir/summary.md``; returns that path.
+
+    What is shown follows each artifact's kind: a corpus gets its mixture table, a stage that
+    logged ``metrics.jsonl`` its loss curve, an evaluation report its tables."""
     console.rule("[bold]summary")
     lines = [
         f"# Lemur run '{recipe.name}'",
@@ -94,14 +115,15 @@ def write_summary(
     for col in ("stage", "status", "seconds", "artifact"):
         artifacts.add_column(col)
     for o in outcomes:
-        where = layout.manifest_path(o.stage).parent
+        where = o.result.out_dir
         artifacts.add_row(o.stage, o.status, f"{o.seconds:.1f}", str(where))
         lines.append(f"| {o.stage} | {o.status} | {o.seconds:.1f} | `{where}` |")
     console.print(artifacts)
 
-    corpus_manifest = layout.corpus / "manifest.json"
-    if corpus_manifest.exists():
-        stats = json.loads(corpus_manifest.read_text(encoding="utf-8")).get("stats", {})
+    for o in outcomes:
+        if o.result.manifest.kind != "corpus":
+            continue
+        stats = o.result.manifest.stats
         console.print(mixture_table(stats))
         if "packing_efficiency" in stats:
             console.print(f"packing efficiency: {100 * float(stats['packing_efficiency']):.2f}%")
@@ -113,10 +135,7 @@ def write_summary(
                 f"{100 * float(src.get('realized_share', 0)):.2f}% | {float(src.get('epochs', 0)):.2f} |"
             )
 
-    curves = {
-        "pre-training": read_loss_curve(layout.pretrain / "metrics.jsonl"),
-        "SFT": read_loss_curve(layout.sft / "metrics.jsonl"),
-    }
+    curves = {o.stage: read_loss_curve(o.path / "metrics.jsonl") for o in outcomes}
     plot = plot_losses(curves, layout.root / "loss.png")
     for name, pts in curves.items():
         if pts:
@@ -127,12 +146,14 @@ def write_summary(
         console.print(f"loss curves: {plot}")
         lines += ["", "## Loss", "", f"![loss curves]({plot.name})"]
 
-    for report in sorted(layout.report.glob("*.md")) if layout.report.exists() else []:
-        text = report.read_text(encoding="utf-8")
-        console.print(Markdown(text))
-        lines += ["", text]
-    if layout.report.exists():
-        console.print(f"evaluation report: {layout.report}")
+    for o in outcomes:
+        if o.result.manifest.kind != EVAL_REPORT_KIND:
+            continue
+        for report in sorted(o.result.out_dir.glob("*.md")):
+            text = report.read_text(encoding="utf-8")
+            console.print(Markdown(text))
+            lines += ["", text]
+        console.print(f"evaluation report: {o.result.out_dir}")
     out = atomic_write_text(layout.root / "summary.md", "\n".join(lines) + "\n")
     console.print(f"summary: {out}")
     return out

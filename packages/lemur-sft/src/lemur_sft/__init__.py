@@ -1,7 +1,8 @@
 """Lemur instruction fine-tuning: ChatML, assistant-only loss, padding-free packing, Accelerate + DeepSpeed ZeRO.
 
 The stage API: ``finetune(SFTConfig.tiny(), instruct_dir, base_model_dir, out_dir)`` and
-``estimate_sft(config, model_size, world_size, zero_stage)``. Heavy imports (torch,
+``estimate_sft(config, model_size, world_size, zero_stage)``; the pipeline stage
+``lemur_sft.STAGE`` (what ``lemur`` runs). Heavy imports (torch,
 transformers) happen on first use of ``finetune``.
 """
 
@@ -19,6 +20,7 @@ from lemur_sft.config import (
 )
 from lemur_sft.estimate import estimate_sft
 from lemur_sft.launch_check import LaunchError, check_global_batch
+from lemur_sft.stage import STAGE
 
 if TYPE_CHECKING:
     from lemur_sft.trainer import finetune
@@ -28,6 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "LEMUR_CHAT_EXAMPLES",
     "LEMUR_CHAT_MIXTURE",
+    "STAGE",
     "DeepSpeedSettings",
     "LaunchError",
     "SFTCheckpointConfig",

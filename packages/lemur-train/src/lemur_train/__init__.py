@@ -1,7 +1,8 @@
 """Lemur continued pre-training of Llama-2 in JAX/Flax: HF-exact model, packing-aware attention,
 sharding, exact resume, HF export, and a memory/time planner.
 
-Stage API: ``train(TrainConfig.tiny(), corpus_dir, out_dir)`` and ``plan(config, ...)``.
+Stage API: ``train(TrainConfig.tiny(), corpus_dir, out_dir)`` and ``plan(config, ...)``; the
+pipeline stage ``lemur_train.STAGE`` (what ``lemur`` runs).
 Importing this package loads only the config models; JAX is imported when a function runs.
 """
 
@@ -18,6 +19,7 @@ from lemur_train.config import (
     OptimizerConfig,
     TrainConfig,
 )
+from lemur_train.stage import STAGE
 
 if TYPE_CHECKING:
     from lemur_core.manifest import ArtifactManifest
@@ -49,6 +51,7 @@ __all__ = [
     "MeshConfig",
     "ModelConfig",
     "OptimizerConfig",
+    "STAGE",
     "TrainConfig",
     "__version__",
     "plan",

@@ -21,8 +21,10 @@ from lemur_data.corpus.config import (
 from lemur_data.corpus.estimate import estimate_corpus
 from lemur_data.corpus.mixer import MixError
 from lemur_data.corpus.presets import lemur_v1_config, tiny_config  # registers the presets
+from lemur_data.corpus.stage import STAGE
 
 __all__ = [
+    "STAGE",
     "CorpusConfig",
     "CorpusConfigError",
     "DecontamConfig",

@@ -23,10 +23,12 @@ from lemur_data.instruct.english import EnglishFilter, has_non_english_run
 from lemur_data.instruct.estimate import estimate_instruct
 from lemur_data.instruct.presets import lemur_chat_v1_config, tiny_config  # registers the presets
 from lemur_data.instruct.semantic_dedup import greedy_dedup, semantic_dedup
+from lemur_data.instruct.stage import STAGE
 
 __all__ = [
     "EXAMPLES_NAME",
     "INSTRUCT_SCHEMA_VERSION",
+    "STAGE",
     "DecontamSpec",
     "EmbedderSpec",
     "EnglishFilter",
