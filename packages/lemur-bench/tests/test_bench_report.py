@@ -23,6 +23,7 @@ from lemur_core import (
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
+PAPER_TABLES = Path(__file__).resolve().parents[3].parent / "shared" / "paper" / "TABLES.md"
 
 
 def _rec(bench: str, task: str, turns: int, success: bool, model: str = "m") -> EpisodeRecord:
@@ -90,8 +91,11 @@ def test_report_has_paper_tables_one_row_per_model_and_the_figures(tmp_path: Pat
         assert title in md
     assert "| lemur-tiny | 50.0 |" in md and "| smollm2 | 50.0 |" in md  # MMLU column first
     # Reference rows carry their source, and the source is spelled out under the table.
-    assert "| Lemur-70B-Chat [ntunlp] | – | – | 66.3 |" in md
-    assert "[ntunlp] Secondary copy citing the Lemur paper" in md
+    assert (
+        "| Lemur-70B-Chat [Xu et al. 2024, Table 3] | 65.3 | 61.9 | 66.3 | – | 61.0 | 55.5 |" in md
+    )
+    assert "[Xu et al. 2024, Table 3] Xu et al. 2024, Lemur: Harmonizing" in md
+    assert "[mint-leaderboard] Leaderboard, not the paper" in md
     fig4 = tmp_path / "report" / "fig4_success_by_turn_intercode-sql.png"
     assert fig4 in files and fig4.read_bytes()[:4] == b"\x89PNG"
     assert "<table>" in (tmp_path / "report" / "report.html").read_text()
@@ -169,4 +173,126 @@ def test_reference_rows_name_a_known_source() -> None:
     data = paper_reference().model_dump()
     data["tables"]["table3"][0]["source"] = "my memory"
     with pytest.raises(ValueError, match="names source 'my memory', which is not under sources"):
+        PaperReference.model_validate(data)
+
+
+def test_paper_rows_cite_the_table_they_come_from() -> None:
+    ref = paper_reference()
+    cited = {"table3": "Table 3", "table4": "Table 4", "table5": "Table 5", "table6": "Table 6"}
+    cited |= {"table7": "Table 7", "fig5": "Fig. 5"}
+    for key, rows in ref.tables.items():
+        for r in rows:
+            if r.source.startswith("Xu et al."):
+                assert r.source == f"Xu et al. 2024, {cited[key]}", (key, r.model)
+            else:
+                assert ref.sources[r.source].text.startswith("Leaderboard, not the paper")
+
+
+def _published_rows(markdown: str, heading: str) -> dict[str, list[str]]:
+    section = markdown.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("|")
+    ]
+    width = 2 if heading.startswith("Table 6") else 1  # Table 6: one row per model and feedback
+    return {"|".join(r[:width]): r for r in rows[2:]}
+
+
+@pytest.mark.shared_data
+def test_every_number_of_the_papers_tables_3_to_7_and_fig5_is_a_reference_cell() -> None:
+    if not PAPER_TABLES.exists():
+        pytest.skip(f"{PAPER_TABLES} is absent")
+    md = PAPER_TABLES.read_text(encoding="utf-8")
+    ref = paper_reference()
+
+    def paper_cells(key: str) -> dict[str, dict[str, str]]:
+        return {r.model: r.cells for r in ref.tables[key] if r.source.startswith("Xu et al.")}
+
+    for key, heading, columns in (
+        (
+            "table3",
+            "Table 3",
+            ["MMLU", "BBH", "GSM8K", "HumanEval", "MBPP", "Spider", "MultiPL-E", "DS-1000", "Avg"],
+        ),
+        ("table4", "Table 4", ["GSM8K", "MATH", "TheoremQA", "HotpotQA", "MMLU", "Micro Avg."]),
+        ("table5", "Table 5", ["M-HumanEval", "M-MBPP", "IC-Bash", "IC-SQL", "RoboCodeGen"]),
+        ("table7", "Table 7", ["IC-CTF", "WebArena", "ALFWorld"]),
+        ("fig5", "Figure 5", ["Symbolic", "Python call"]),
+    ):
+        ours = paper_cells(key)
+        published = _published_rows(md, heading)
+        assert set(ours) == set(published), key
+        for model, row in published.items():
+            assert [ours[model][c] for c in columns] == row[1:], (key, model)
+    # Table 6: one row per model and feedback; ours joins them into w/o and w/ columns.
+    ours6 = paper_cells("table6")
+    rows6 = _published_rows(md, "Table 6")
+    for label, row in rows6.items():
+        model, feedback = label.split("|")
+        model = model.removesuffix(" (upper bound)")
+        part = "w/o" if feedback == "none" else "w/"
+        for group, value in zip(("Reasoning", "Code Gen.", "Micro Avg."), row[2:5], strict=True):
+            assert ours6[model][f"{group} {part}"] == value, (model, group, part)
+        if feedback == "none":  # Δfeedback is printed on the without-feedback row
+            assert ours6[model].get("Δfeedback", "n/a") == row[5], model
+
+
+def test_the_webarena_530_vs_579_inconsistency_is_footnoted() -> None:
+    tables = {t.key: t for t in build_tables([])}
+    for key in ("table7", "fig5"):
+        assert any("5.79" in n and "5.30" in n for n in tables[key].notes), key
+    assert "5.30" in next(r for r in tables["table7"].rows if r[0].startswith("Lemur-70B-Chat [X"))
+
+
+def test_table6_pools_feedback_tasks_into_the_papers_categories() -> None:
+    summary = {
+        "model": "m",
+        "tasks": {},
+        "delta_feedback": {
+            "mint-gsm8k-nl": {
+                "n_pairs": 2,
+                "without": 0.5,
+                "with_feedback": 1.0,
+                "delta": 0.5,
+                "baseline": "mint-gsm8k",
+            },
+            "mint-math-nl": {
+                "n_pairs": 2,
+                "without": 0.0,
+                "with_feedback": 0.0,
+                "delta": 0.0,
+                "baseline": "mint-math",
+            },
+            "mint-humaneval-nl": {
+                "n_pairs": 4,
+                "without": 0.0,
+                "with_feedback": 0.5,
+                "delta": 0.5,
+                "baseline": "mint-humaneval",
+            },
+        },
+    }
+    table6 = next(t for t in build_tables([summary]) if t.key == "table6")
+    row = dict(zip(table6.header, table6.rows[0], strict=True))
+    assert row["Reasoning w/o"] == "25.0" and row["Reasoning w/"] == "50.0"
+    assert row["Code Gen. w/o"] == "0.0" and row["Code Gen. w/"] == "50.0"
+    assert row["Micro Avg. w/o"] == "12.5" and row["Micro Avg. w/"] == "50.0"
+    assert row["Δfeedback"] == "+37.5"
+
+
+def test_fig5_table_pairs_a_models_runs_by_representation() -> None:
+    runs = [
+        {"model": "m", "representation": r, "tasks": {"webarena": {"rate": x}}}
+        for r, x in (("python", 0.5), ("symbolic", 0.25))
+    ]
+    fig5 = next(t for t in build_tables(runs) if t.key == "fig5")
+    assert fig5.rows[0] == ["m", "25.0", "50.0"]
+    assert ["Lemur-70B-Chat [Xu et al. 2024, Fig. 5]", "5.30", "5.67"] in fig5.rows
+
+
+def test_a_reference_cell_that_is_not_a_published_number_is_refused() -> None:
+    data = paper_reference().model_dump()
+    data["tables"]["table7"][0]["cells"]["WebArena"] = "about 5"
+    with pytest.raises(ValueError, match="not a published number: write it as printed"):
         PaperReference.model_validate(data)

@@ -1,12 +1,15 @@
 """Paper-style tables (Markdown and HTML) from eval runs: one row per model, reference rows
-from ``paper_reference.yaml`` below them.
+from ``paper_reference.yaml`` below them (the paper's own, cited "Xu et al. 2024, Table N", and
+leaderboard rows, labelled as such).
 
 * Table 3 — text (MMLU, BBH, GSM8K) and code (HumanEval, MBPP, Spider, MultiPL-E, DS-1000), with
-  each group's average;
+  each group's average and the average of all eight (the paper's "Avg");
 * Table 4 — MINT tool use, with the micro average;
 * Table 5 — self-debugging (MINT HumanEval/MBPP, InterCode Bash/SQL, RoboCodeGen), micro average;
-* Table 6 — MINT without / with simulated-user feedback and Δfeedback per task;
-* Table 7 — exploration (InterCode-CTF, WebArena, ALFWorld).
+* Table 6 — MINT without / with simulated-user feedback as the paper lays it out (reasoning,
+  code generation, micro average, Δfeedback), then per task (``table6-tasks``);
+* Table 7 — exploration (InterCode-CTF, WebArena, ALFWorld);
+* Fig. 5 — WebArena by action representation (symbolic vs Python call), as a table.
 
 A cell is the success rate in percent; ``–`` means the run did not include that task.
 """
@@ -14,14 +17,18 @@ A cell is the success rate in percent; ``–`` means the run did not include tha
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from lemur_bench.registry import TASKS, Suite
+from lemur_bench.registry import TASKS, Suite, get_task
+
+# A published cell: a number as printed, optionally marked with the paper's "*".
+_PUBLISHED = re.compile(r"-?\d+(\.\d+)?\*?")
 
 
 @dataclass(frozen=True)
@@ -36,13 +43,34 @@ class Table:
 
 
 class RefRow(BaseModel):
-    """A reference row: a published model's numbers, with the source they were read from."""
+    """A reference row: a published model's numbers, with the source they were read from.
+
+    Cells are kept as printed (``"5.30"``, ``"2.22*"``); a number given unquoted in YAML is
+    accepted and shown as Python prints it. ``note`` is printed under the table.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str
     source: str
-    cells: dict[str, float]
+    cells: dict[str, str]
+    note: str | None = None
+
+    @field_validator("cells", mode="before")
+    @classmethod
+    def _published_numbers(cls, cells: Any) -> Any:
+        if not isinstance(cells, dict):
+            return cells
+        out = {}
+        for column, value in cells.items():
+            text = str(value).strip() if isinstance(value, (int, float, str)) else None
+            if text is None or isinstance(value, bool) or not _PUBLISHED.fullmatch(text):
+                raise ValueError(
+                    f"cell '{column}' = {value!r} is not a published number: write it as "
+                    'printed, e.g. "5.30" (a trailing "*" is kept)'
+                )
+            out[str(column)] = text
+        return out
 
 
 class RefSource(BaseModel):
@@ -108,16 +136,22 @@ def _with_refs(
                 f"the table's columns are {header[1:]}"
             )
         out.append(  # cells as published (their own precision), not re-rounded
-            [f"{r.model} [{r.source}]"]
-            + ["–" if r.cells.get(c) is None else str(r.cells[c]) for c in header[1:]]
+            [f"{r.model} [{r.source}]"] + [r.cells.get(c, "–") for c in header[1:]]
         )
         if r.source not in used:
             used.append(r.source)
-    notes = list(notes) + [
-        f"[{name}] {ref.sources[name].text} ({ref.sources[name].url})" for name in used
+    row_notes = [
+        f"{r.model} [{r.source}]: {r.note}" for r in ref.tables.get(key, []) if r.note is not None
     ]
+    notes = (
+        list(notes)
+        + row_notes
+        + [f"[{name}] {ref.sources[name].text} ({ref.sources[name].url})" for name in used]
+    )
     if used:
-        notes.append("Reference rows are published numbers, not re-run here; '–' = not traced.")
+        notes.append(
+            "Reference rows are published numbers, not re-run here; '–' = not published there."
+        )
     return out, notes
 
 
@@ -140,13 +174,23 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
         "Text avg",
         *[c for _, c in code_cols],
         "Code avg",
+        "Avg",
     ]
     rows = []
     for s in summaries:
         t = s["tasks"]
         tv = [t.get(n, {}).get("rate") for n, _ in text_cols]
         cv = [t.get(n, {}).get("rate") for n, _ in code_cols]
-        rows.append([run_label(s), *map(_pct, tv), _pct(_avg(tv)), *map(_pct, cv), _pct(_avg(cv))])
+        rows.append(
+            [
+                run_label(s),
+                *map(_pct, tv),
+                _pct(_avg(tv)),
+                *map(_pct, cv),
+                _pct(_avg(cv)),
+                _pct(_avg(tv + cv)),
+            ]
+        )
     out.append(
         Table(
             "table3",
@@ -177,6 +221,61 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
                 cells.append(_pct(s.get("micro_average", {}).get(suite.value)))
             rows.append([run_label(s), *cells])
         out.append(Table(key, title, header, *_with_refs(ref, key, header, rows, [])))
+    out.insert(3, _table6(ref, summaries))
+    out.insert(4, _table6_tasks(ref, summaries))
+    out.append(_fig5(ref, summaries))
+    return out
+
+
+_T6_GROUPS = (("Reasoning", Suite.TOOLS), ("Code Gen.", Suite.SELF_DEBUG), ("Micro Avg.", None))
+
+
+def _pooled(deltas: list[dict[str, Any]], field: str) -> float | None:
+    """The micro average of ``field`` over feedback tasks (weighted by their paired episodes)."""
+    n = sum(int(d.get("n_pairs", 0)) for d in deltas)
+    if n == 0:
+        return None
+    return sum(float(d[field]) * int(d["n_pairs"]) for d in deltas) / n
+
+
+def _table6(ref: PaperReference, summaries: list[dict[str, Any]]) -> Table:
+    """Table 6 as the paper lays it out: success without and with feedback per category
+    (reasoning = MINT's tool-use tasks, code generation = MINT HumanEval/MBPP), their micro
+    average, and Δfeedback of the micro average."""
+    header = ["Model"] + [f"{g} {part}" for g, _ in _T6_GROUPS for part in ("w/o", "w/")]
+    header.append("Δfeedback")
+    rows = []
+    for s in summaries:
+        deltas = s.get("delta_feedback", {})
+        row = [run_label(s)]
+        micro: dict[str, float | None] = {}
+        for _, suite in _T6_GROUPS:
+            group = [
+                d
+                for d in deltas.values()
+                if suite is None or suite in get_task(str(d["baseline"])).suites
+            ]
+            for field in ("without", "with_feedback"):
+                value = _pooled(group, field)
+                row.append(_pct(value))
+                if suite is None:
+                    micro[field] = value
+        w, f = micro.get("without"), micro.get("with_feedback")
+        row.append("–" if w is None or f is None else f"{100 * (f - w):+.1f}")
+        rows.append(row)
+    notes = [
+        "Reasoning: MINT GSM8K, MATH, TheoremQA, HotpotQA, MMLU; Code Gen.: MINT HumanEval, MBPP."
+    ]
+    return Table(
+        "table6",
+        "Table 6 — with vs without simulated-user feedback (MINT)",
+        header,
+        *_with_refs(ref, "table6", header, rows, notes),
+    )
+
+
+def _table6_tasks(ref: PaperReference, summaries: list[dict[str, Any]]) -> Table:
+    """Table 6 per task: without, with feedback and Δfeedback (paired by task id)."""
     nl_cols = _columns(Suite.NL_FEEDBACK, nl=True)
     header = ["Model"] + [f"{c} {part}" for _, c in nl_cols for part in ("w/o", "w/", "Δ")]
     rows = []
@@ -190,16 +289,32 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
                 else [_pct(d["without"]), _pct(d["with_feedback"]), f"{100 * d['delta']:+.1f}"]
             )
         rows.append(row)
-    out.insert(
-        3,
-        Table(
-            "table6",
-            "Table 6 — with vs without simulated-user feedback (Δfeedback, paired)",
-            header,
-            *_with_refs(ref, "table6", header, rows, []),
-        ),
+    return Table(
+        "table6-tasks",
+        "Table 6 per task — with vs without simulated-user feedback (Δfeedback, paired)",
+        header,
+        *_with_refs(ref, "table6-tasks", header, rows, []),
     )
-    return out
+
+
+def _fig5(ref: PaperReference, summaries: list[dict[str, Any]]) -> Table:
+    """Fig. 5's numbers: WebArena success per model with symbolic and Python-call actions."""
+    header = ["Model", "Symbolic", "Python call"]
+    by_model: dict[str, dict[str, float | None]] = {}
+    for s in summaries:
+        if "webarena" in s["tasks"]:
+            rep = str(s.get("representation", "python"))
+            by_model.setdefault(str(s["model"]), {})[rep] = s["tasks"]["webarena"].get("rate")
+    rows = [
+        [model, _pct(reps.get("symbolic")), _pct(reps.get("python"))]
+        for model, reps in by_model.items()
+    ]
+    return Table(
+        "fig5",
+        "Fig. 5 — WebArena success by action representation",
+        header,
+        *_with_refs(ref, "fig5", header, rows, []),
+    )
 
 
 def to_markdown(table: Table) -> str:
