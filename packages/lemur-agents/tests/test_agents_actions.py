@@ -15,8 +15,6 @@ from lemur_agents.actions import (
     ActionSchema,
     CodeAction,
     FencedCodeMapper,
-    MintAction,
-    MintTagMapper,
     PythonCallMapper,
     SymbolicMapper,
 )
@@ -192,29 +190,6 @@ def test_alfworld_matches_the_games_own_command_strings() -> None:
 
 
 # -- MINT tags and fenced code ---------------------------------------------------------
-
-
-@FAST
-@given(
-    st.sampled_from(["execute", "solution"]),
-    st.text(max_size=60).filter(
-        lambda s: "<execute>" not in s and "</" not in s and "<solution>" not in s
-    ),
-)
-def test_mint_tags_round_trip(kind: str, content: str) -> None:
-    mapper = MintTagMapper()
-    action = MintAction(kind=kind, content=content)  # type: ignore[arg-type]
-    assert mapper.parse(mapper.render(action)) == action
-    assert mapper.parse("Thought: do it.\n" + mapper.render(action) + "\ntrailing") == action
-
-
-def test_mint_solution_takes_precedence_and_missing_close_tag_is_tolerated() -> None:
-    mapper = MintTagMapper()
-    both = "<execute>print(1)</execute> so <solution>42</solution>"
-    assert mapper.parse(both) == MintAction(kind="solution", content="42")
-    assert mapper.parse("<execute>\nx = 1\n") == MintAction(kind="execute", content="\nx = 1\n")
-    with pytest.raises(ActionParseError, match="<execute> YOUR_CODE_HERE </execute>"):
-        mapper.parse("The answer is 42.")
 
 
 @FAST

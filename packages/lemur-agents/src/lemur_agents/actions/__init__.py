@@ -26,7 +26,13 @@ from lemur_agents.actions.fenced import CodeAction, FencedCodeMapper, normalize_
 from lemur_agents.actions.python_call import PythonCallMapper
 from lemur_agents.actions.schema import Action, ActionSchema, ActionSpec, ArgValue, Param
 from lemur_agents.actions.symbolic import SymbolicMapper
-from lemur_agents.actions.tags import MINT_FORMAT_HINT, MintAction, MintTagMapper
+from lemur_agents.actions.tags import (
+    MINT_FORMAT_HINT,
+    MintAction,
+    MintParseError,
+    MintParseMode,
+    MintTagMapper,
+)
 from lemur_agents.actions.webarena import WEBARENA_SCHEMA
 
 __all__ = [
@@ -40,6 +46,8 @@ __all__ = [
     "CodeAction",
     "FencedCodeMapper",
     "MintAction",
+    "MintParseError",
+    "MintParseMode",
     "MintTagMapper",
     "Param",
     "PythonCallMapper",

@@ -1,8 +1,22 @@
 """MINT's action format (Wang et al., 2023): ``<execute> code </execute>`` or
-``<solution> answer </solution>``.
+``<solution> answer </solution>``, parsed in one of two named modes.
 
-As in MINT, a proposed solution takes precedence over code in the same reply; a closing tag
-may be missing at the very end of the reply (generation is often stopped at it).
+``mint`` (the default) is MINT's own parser (``GeneralEnv.parse_action`` with
+``LMAgent.lm_output_to_action``), quirks included, because the paper's MINT numbers were
+computed with it:
+
+* a reply *is a proposal* as soon as the text ``<solution>`` occurs in it, whatever else it
+  holds; otherwise it is code to run;
+* the content is every closed block of that kind, each stripped, joined with newlines;
+* a reply whose blocks join to the empty string (no closed block, or one empty block) is
+  invalid, and MINT answers it with :data:`MINT_FORMAT_HINT`; an invalid proposal still costs
+  one of the proposals (the env reads :attr:`MintParseError.kind`).
+
+``corrected`` fixes what a reader would call bugs: a reply proposes a solution only when it
+holds a non-blank ``<solution>`` block (merely mentioning the tag no longer swallows the code
+next to it), blank blocks are skipped rather than joined, and a block left open at the very
+end of the reply (generation stopped inside it, no other tag after it) counts. Blocks are joined with newlines in
+both modes.
 """
 
 from __future__ import annotations
@@ -13,16 +27,21 @@ from typing import Literal
 from lemur_core import ActionParseError
 from pydantic import BaseModel, ConfigDict
 
-_TAG = {
-    kind: re.compile(rf"<{kind}>(.*?)(?:</{kind}>|\Z)", re.DOTALL)
-    for kind in ("execute", "solution")
-}
+MintKind = Literal["execute", "solution"]
+MintParseMode = Literal["mint", "corrected"]
 
+_CLOSED = {
+    kind: re.compile(rf"<{kind}>(.*?)</{kind}>", re.DOTALL) for kind in ("execute", "solution")
+}
+_TAGS = ("<execute>", "</execute>", "<solution>", "</solution>")
+
+# MINT's INVALID_INPUT_MESSAGE, byte for byte (its line breaks and trailing spaces included):
+# the model sees it, so a different wording would be a different benchmark.
 MINT_FORMAT_HINT = (
-    "I don't understand your input. If you want to execute code, please use "
-    "<execute> YOUR_CODE_HERE </execute>. If you want to give me an answer, please use "
-    "<solution> YOUR_SOLUTION_HERE </solution>. For example: The answer to the question is "
-    "<solution> 42 </solution>."
+    "I don't understand your input. \n"
+    "If you want to execute code, please use <execute> YOUR_CODE_HERE </execute>.\n"
+    "If you want to give me an answer, please use <solution> YOUR_SOLUTION_HERE </solution>.\n"
+    "For example: The answer to the question is <solution> 42 </solution>. \n"
 )
 
 
@@ -31,23 +50,37 @@ class MintAction(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["execute", "solution"]
+    kind: MintKind
     content: str
 
 
+class MintParseError(ActionParseError):
+    """A reply MINT cannot act on. ``kind`` is what MINT took the reply for (``solution``
+    when the text ``<solution>`` occurs in it), which decides whether it costs a proposal;
+    ``None`` in ``corrected`` mode, where an invalid reply never does."""
+
+    def __init__(self, message: str, kind: MintKind | None) -> None:
+        super().__init__(message)
+        self.kind: MintKind | None = kind
+
+
 class MintTagMapper:
-    """``ActionMapper[MintAction]`` for MINT's tags. ``parse`` keeps the content verbatim."""
+    """``ActionMapper[MintAction]`` for MINT's tags, in ``mint`` or ``corrected`` mode (see the
+    module docstring)."""
 
     representation = "mint"
 
+    def __init__(self, mode: MintParseMode = "mint") -> None:
+        if mode not in ("mint", "corrected"):
+            raise ValueError(f"unknown MINT parse mode '{mode}'; known: mint, corrected")
+        self.mode: MintParseMode = mode
+
     def parse(self, text: str) -> MintAction:
-        """The first ``<solution>`` if any, else the first ``<execute>`` block."""
-        for kind in ("solution", "execute"):
-            if f"<{kind}>" in text:
-                match = _TAG[kind].search(text)
-                assert match is not None
-                return MintAction(kind=kind, content=match.group(1))  # type: ignore[arg-type]
-        raise ActionParseError(MINT_FORMAT_HINT)
+        """The reply's action; :class:`MintParseError` (an ``ActionParseError`` whose message
+        is MINT's format hint) when there is none."""
+        if self.mode == "mint":
+            return _parse_mint(text)
+        return _parse_corrected(text)
 
     def render(self, action: MintAction) -> str:
         """``<kind>content</kind>``; content holding the closing tag cannot be represented."""
@@ -55,3 +88,31 @@ class MintTagMapper:
         if closing in action.content or f"<{action.kind}>" in action.content:
             raise ValueError(f"content contains the tag {closing!r} and cannot be rendered")
         return f"<{action.kind}>{action.content}{closing}"
+
+
+def _parse_mint(text: str) -> MintAction:
+    kind: MintKind = "solution" if "<solution>" in text else "execute"
+    # MINT pads the reply with newlines before searching; it cannot change what matches.
+    content = "\n".join(block.strip() for block in _CLOSED[kind].findall(f"\n{text}\n"))
+    if content == "":
+        raise MintParseError(MINT_FORMAT_HINT, kind)
+    return MintAction(kind=kind, content=content)
+
+
+def _blocks(text: str, kind: str) -> list[str]:
+    """Closed blocks, plus a block left open at the end of the reply that holds no other tag."""
+    blocks = _CLOSED[kind].findall(text)
+    last_open = text.rfind(f"<{kind}>")
+    tail = text[last_open + len(kind) + 2 :] if last_open != -1 else ""
+    if last_open != -1 and not any(tag in tail for tag in _TAGS):
+        blocks.append(tail)
+    return blocks
+
+
+def _parse_corrected(text: str) -> MintAction:
+    for kind in ("solution", "execute"):
+        blocks = [b for b in _blocks(text, kind) if b.strip()]
+        if blocks:
+            content = blocks[0] if len(blocks) == 1 else "\n".join(b.strip() for b in blocks)
+            return MintAction(kind=kind, content=content)  # type: ignore[arg-type]
+    raise MintParseError(MINT_FORMAT_HINT, None)
