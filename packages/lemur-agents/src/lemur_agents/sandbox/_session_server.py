@@ -398,8 +398,15 @@ class Supervisor:
                 self.worker_exit = os.waitstatus_to_exitcode(status)
 
     def kill_strays(self):  # type: ignore[no-untyped-def]
-        """SIGKILL every process below this one except the worker, until none is left."""
+        """SIGKILL every process below this one except the worker, until none is left.
+
+        A scan of /proc is not atomic: a process listed alive that forks and exits during the
+        scan shows as a zombie while its new child was not listed. So the scans stop only at
+        one that finds nothing alive and no zombie that was not already dead in the scan
+        before (a process dead then cannot have forked since).
+        """
         me = os.getpid()
+        dead_before = None
         for _ in range(500):
             children: dict[int, list[int]] = {}
             zombies = set()
@@ -407,19 +414,23 @@ class Supervisor:
                 children.setdefault(ppid, []).append(pid)
                 if zombie:
                     zombies.add(pid)
-            alive, frontier = [], [me]
+            alive, frontier, dead = [], [me], set()
             while frontier:
                 for pid in children.get(frontier.pop(), ()):
                     frontier.append(pid)
-                    if pid != self.worker and pid not in zombies:
+                    if pid in zombies:
+                        dead.add(pid)
+                    elif pid != self.worker:
                         alive.append(pid)
-            if not alive:
+            if not alive and dead_before is not None and dead <= dead_before:
                 break
             for pid in alive:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
             self.reap()
-            time.sleep(0.002)
+            dead_before = dead if not alive else None
+            if alive:
+                time.sleep(0.002)
         self.reap()
 
     def from_worker(self, deadline):  # type: ignore[no-untyped-def]
