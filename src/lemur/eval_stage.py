@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lemur_core import ArtifactManifest, InputRef, Producer, file_sha256
-from lemur_core.config import ConfigError, StageConfig, describe_errors
+from lemur_core.config import ConfigError, StageConfig, validate_section
 from lemur_core.manifest import MANIFEST_NAME
 from lemur_core.protocols import Stage
 from lemur_core.stage import StageResult, StageStatus, claim
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lemur import __version__
 
@@ -197,10 +197,7 @@ class EvalStage:
         takes at ``resources.seconds_per_request`` (see :class:`EvalResources`)."""
         from lemur_bench import estimate_eval
 
-        try:
-            hw = EvalResources.model_validate(dict(resources))
-        except ValidationError as exc:
-            raise ConfigError(f"resources.eval: {describe_errors(EvalResources, exc)}") from exc
+        hw = validate_section(EvalResources, resources, f"resources.{self.name}")
         per_model = {k: v for k, v in estimate_eval(config.suite).items() if k != "tasks"}
         requests = float(per_model.get("max_model_requests", 0)) * len(config.models)
         return {

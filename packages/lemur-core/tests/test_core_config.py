@@ -191,3 +191,12 @@ def test_deep_merge_does_not_modify_its_arguments() -> None:
     merged = deep_merge(base, {"model": {"layers": 2}})
     assert merged == {"model": {"layers": 2, "dim": 128}, "steps": 10}
     assert base["model"]["layers"] == 4
+
+
+def test_validate_section_gives_the_same_one_line_errors() -> None:
+    from lemur_core.config import validate_section
+
+    assert validate_section(Optimizer, {"peak_lr": 1.0}, "resources.x").peak_lr == 1.0
+    with pytest.raises(ConfigError) as info:
+        validate_section(Optimizer, {"peak_lrr": 1.0}, "resources.x")
+    assert str(info.value) == "resources.x: unknown field 'peak_lrr' (did you mean 'peak_lr'?)"

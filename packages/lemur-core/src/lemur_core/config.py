@@ -30,6 +30,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 C = TypeVar("C", bound="StageConfig")
+M = TypeVar("M", bound=BaseModel)
 
 #: Help text of the ``--set`` option every stage CLI declares.
 SET_HELP = (
@@ -353,6 +354,17 @@ def _unknown_field_message(dotted: str, model: type[BaseModel], where: str) -> s
     return f"{where}: unknown field '{dotted}'{hint}; {model.__name__} has: {known}"
 
 
+def validate_section(model: type[M], data: Mapping[str, Any], origin: str) -> M:
+    """``data`` validated as ``model`` (any pydantic model: a recipe's ``resources.pretrain``,
+    say), with the one-line :class:`ConfigError` of :meth:`StageConfig.from_mapping`."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{origin}: expected a mapping of {model.__name__} fields")
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: {describe_errors(model, exc)}") from exc
+
+
 def describe_errors(cls: type[BaseModel], exc: ValidationError) -> str:
     """One line for a pydantic error: each bad field's dotted path and what is wrong with it
     (unknown fields with a did-you-mean), the first few only."""
@@ -393,4 +405,11 @@ def _is_union_tag(part: Any) -> bool:
     )
 
 
-__all__ = ["SET_HELP", "ConfigError", "StageConfig", "deep_merge", "describe_errors"]
+__all__ = [
+    "SET_HELP",
+    "ConfigError",
+    "StageConfig",
+    "deep_merge",
+    "describe_errors",
+    "validate_section",
+]

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lemur_core.config import ConfigError, describe_errors
+from lemur_core.config import ConfigError, validate_section
 from lemur_core.protocols import Stage
 from lemur_core.stage import StageResult, StageStatus
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from lemur_sft.config import SFTConfig
 
@@ -58,12 +58,7 @@ class SFTStage:
         ``model_size``, ``gpus``, ``zero_stage``, ``offload`` (see :class:`SFTResources`)."""
         from lemur_sft.estimate import estimate_sft
 
-        try:
-            hw = SFTResources.model_validate(dict(resources))
-        except ValidationError as exc:
-            raise ConfigError(
-                f"resources.{self.name}: {describe_errors(SFTResources, exc)}"
-            ) from exc
+        hw = validate_section(SFTResources, resources, f"resources.{self.name}")
         try:
             return dict(
                 estimate_sft(config, hw.model_size, hw.gpus, hw.zero_stage, offload=hw.offload)

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lemur_core.config import ConfigError, describe_errors
+from lemur_core.config import ConfigError, validate_section
 from lemur_core.protocols import Stage
 from lemur_core.stage import StageResult, StageStatus
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from lemur_train.config import TrainConfig
 
@@ -56,12 +56,7 @@ class PretrainStage:
         ``chip``, ``devices``, ``mfu`` (see :class:`PretrainResources`)."""
         from lemur_train.planner import plan
 
-        try:
-            hw = PretrainResources.model_validate(dict(resources))
-        except ValidationError as exc:
-            raise ConfigError(
-                f"resources.{self.name}: {describe_errors(PretrainResources, exc)}"
-            ) from exc
+        hw = validate_section(PretrainResources, resources, f"resources.{self.name}")
         try:
             result = plan(config, chip=hw.chip, devices=hw.devices, assumed_mfu=hw.mfu)
         except ValueError as exc:  # an unknown chip
