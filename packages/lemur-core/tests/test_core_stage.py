@@ -193,6 +193,8 @@ def test_run_directory_scratch_holds_the_artifact_and_is_kept(tmp_path: Path) ->
         )
         result = c.publish(manifest, staging=staging)
     assert result.out_dir == run / "hf" and not result.reused
+    # Staged under a hidden ".tmp" name, the files are still all listed (and the manifest not).
+    assert [f.path for f in result.manifest.files] == ["weights"]
     assert (run / "checkpoint").exists() and (run / "hf" / "weights").exists()
     assert (tmp_path / ".run.lock").exists()  # the lock sits beside the whole run directory
     with claim(run / "hf", "toy", CONFIG, schema_version=1, scratch=run) as c:

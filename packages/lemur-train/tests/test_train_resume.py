@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 from lemur_core.atomic import file_sha256
+from lemur_core.stage import StageBusyError
+from lemur_train import train
 from lemur_train.metrics import read_metrics
 from lemur_train.weights import load_weights
 
@@ -61,6 +64,13 @@ def test_resume_after_kill_is_bit_identical_to_uninterrupted_run(
     reference = _launch(yaml_path, corpus_dir, whole)  # runs alongside, same environment
     victim = _launch(yaml_path, corpus_dir, killed)
     deadline = time.monotonic() + 240
+    while _logged_steps(killed) < 1:
+        assert victim.poll() is None, victim.stderr.read().decode() if victim.stderr else ""
+        assert time.monotonic() < deadline, "the run never logged a step"
+        time.sleep(0.01)
+    # A second run into the same directory while the first is alive refuses, naming it.
+    with pytest.raises(StageBusyError, match=rf"already running \(pid {victim.pid}, since "):
+        train(config, corpus_dir, killed)
     while _logged_steps(killed) < KILL_AFTER:
         assert victim.poll() is None, victim.stderr.read().decode() if victim.stderr else ""
         assert time.monotonic() < deadline, "the run never reached the kill point"
@@ -74,7 +84,7 @@ def test_resume_after_kill_is_bit_identical_to_uninterrupted_run(
     )
     assert checkpoints and checkpoints[-1] < STEPS
 
-    resumed = _launch(yaml_path, corpus_dir, killed)
+    resumed = _launch(yaml_path, corpus_dir, killed)  # takes over the dead run's lock
     logs = {}
     for name, proc in (("resumed", resumed), ("reference", reference)):
         _, err = proc.communicate(timeout=300)
@@ -102,3 +112,32 @@ def _leaves(tree: Any) -> list[np.ndarray]:
     import jax
 
     return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare for a read-only mount")
+def test_run_into_a_read_only_directory_is_one_line_and_leaves_nothing(
+    tmp_path: Path, corpus_dir: Path, make_train_config: Any
+) -> None:
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+        pytest.skip("user namespaces are not available here")
+    yaml_path = tmp_path / "run.yaml"
+    yaml_path.write_text(make_train_config().to_yaml())
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    # A read-only bind mount in a private mount namespace: a real EROFS, even for root.
+    script = (
+        f"mount --bind {ro} {ro} && mount -o remount,bind,ro {ro} && exec {sys.executable} "
+        f"-m lemur_train.cli run {yaml_path} --corpus {corpus_dir} --out {ro / 'run'}"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    proc = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: cannot write {ro}/.run.lock: read-only file system; write to a directory on a "
+        "writable file system (choose another output directory)"
+    ], proc.stderr
+    assert list(ro.iterdir()) == []

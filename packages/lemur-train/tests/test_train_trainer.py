@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from lemur_core.atomic import file_sha256
 from lemur_core.manifest import StaleArtifactError, read_manifest
+from lemur_core.stage import StageStatus
 from lemur_train import TrainConfig, train
 from lemur_train.metrics import read_metrics
 
@@ -36,7 +39,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> tuple
             "remat": "dots",
         }
     )
-    return out, train(config, corpus_dir, out)
+    result = train(config, corpus_dir, out)
+    assert not result.reused
+    return out, result.manifest
 
 
 def test_training_writes_falling_loss_and_per_source_metrics(trained: tuple[Path, Any]) -> None:
@@ -79,6 +84,34 @@ def test_rerun_with_same_config_is_skipped_and_other_config_is_refused(
 ) -> None:
     out, manifest = trained
     config = TrainConfig.model_validate_json((out / "run_config.json").read_text())
-    assert train(config, corpus_dir, out) == manifest  # same config and corpus: no work
+    again = train(config, corpus_dir, out)  # same config and corpus: no work
+    assert again.reused and again.manifest == manifest
     with pytest.raises(StaleArtifactError, match="max_steps"):
         train(config.model_copy(update={"max_steps": 13}), corpus_dir, out)
+
+
+def test_a_damaged_export_is_caught_and_re_exported_from_the_last_checkpoint(
+    trained: tuple[Path, Any], corpus_dir: Path, tmp_path: Path
+) -> None:
+    out, manifest = trained
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    config = TrainConfig.model_validate_json((run / "run_config.json").read_text())
+    weights = run / "hf" / "model.safetensors"
+    original = file_sha256(weights)
+    listed = {f.path: f for f in manifest.files}
+    assert "model.safetensors" in listed, sorted(listed)
+    assert listed["model.safetensors"].sha256 == original
+    # Same size, other bytes: only a verifying reuse (sha256) can tell.
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    assert train(config, corpus_dir, run).reused
+    verified = train(config, corpus_dir, run, verify=True)
+    assert verified.status is StageStatus.RESUMED  # from the run's final checkpoint
+    assert file_sha256(weights) == original
+    # A truncated file is caught by its size on every reuse.
+    with weights.open("r+b") as handle:
+        handle.truncate(100)
+    assert not train(config, corpus_dir, run).reused
+    assert file_sha256(weights) == original

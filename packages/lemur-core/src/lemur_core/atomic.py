@@ -54,7 +54,8 @@ def tree_sha256(root: str | os.PathLike[str], exclude: tuple[str, ...] = ("manif
     for item in sorted(p for p in base.rglob("*") if p.is_file()):
         rel = item.relative_to(base).as_posix()
         if rel in exclude or any(
-            part.startswith(".") and part.endswith(".tmp") for part in item.parts
+            part.startswith(".") and part.endswith(".tmp")
+            for part in item.relative_to(base).parts  # not the root's own path
         ):
             continue
         digest.update(rel.encode("utf-8") + b"\0" + file_sha256(item).encode("ascii") + b"\n")

@@ -283,7 +283,8 @@ def list_files(root: str | os.PathLike[str]) -> tuple[ManifestFile, ...]:
     for item in sorted(p for p in base.rglob("*") if p.is_file()):
         rel = item.relative_to(base).as_posix()
         if rel == MANIFEST_NAME or any(
-            part.startswith(".") and part.endswith(".tmp") for part in item.parts
+            part.startswith(".") and part.endswith(".tmp")
+            for part in item.relative_to(base).parts  # not the root's own path
         ):
             continue
         entries.append(ManifestFile(path=rel, size=item.stat().st_size, sha256=file_sha256(item)))

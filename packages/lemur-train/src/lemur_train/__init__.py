@@ -22,7 +22,7 @@ from lemur_train.config import (
 from lemur_train.stage import STAGE
 
 if TYPE_CHECKING:
-    from lemur_core.manifest import ArtifactManifest
+    from lemur_core.stage import StageResult
 
     from lemur_train.planner import TrainPlan
 
@@ -30,12 +30,17 @@ __version__ = "0.1.0"
 
 
 def train(
-    config: TrainConfig, corpus_dir: Path, out_dir: Path, *, force: bool = False
-) -> ArtifactManifest:
+    config: TrainConfig,
+    corpus_dir: Path,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    verify: bool = False,
+) -> StageResult:
     """Train on a corpus artifact and export ``out_dir/hf`` (see :func:`lemur_train.trainer.train`)."""
     from lemur_train.trainer import train as _train
 
-    return _train(config, corpus_dir, out_dir, force=force)
+    return _train(config, corpus_dir, out_dir, force=force, verify=verify)
 
 
 def plan(config: TrainConfig, **kwargs: Any) -> TrainPlan:
@@ -46,12 +51,12 @@ def plan(config: TrainConfig, **kwargs: Any) -> TrainPlan:
 
 
 __all__ = [
+    "STAGE",
     "CheckpointConfig",
     "DistributedConfig",
     "MeshConfig",
     "ModelConfig",
     "OptimizerConfig",
-    "STAGE",
     "TrainConfig",
     "__version__",
     "plan",

@@ -54,8 +54,14 @@ def run(
     out: Annotated[Path, typer.Option(help="output directory (checkpoints, metrics, hf/)")],
     overrides: SetOption = None,
     force: Annotated[bool, typer.Option(help="discard what out holds and start over")] = False,
+    verify: Annotated[
+        bool, typer.Option(help="re-hash every file of an existing OUT/hf before reusing it")
+    ] = False,
 ) -> None:
     """Train (resuming from OUT's checkpoints) and export OUT/hf."""
+    from lemur_core.manifest import ManifestError
+    from lemur_core.stage import StageError
+
     from lemur_train.trainer import train
 
     # absl (imported by orbax) may have claimed the root logger already: attach our own.
@@ -63,8 +69,12 @@ def run(
     logger.setLevel(logging.INFO)
     logger.addHandler(logging.StreamHandler())
     cfg = _load_config(config, overrides)
-    result = train(cfg, corpus, out, force=force)
-    manifest = getattr(result, "manifest", result)
+    try:
+        result = train(cfg, corpus, out, force=force, verify=verify)
+    except (StageError, ManifestError) as exc:  # busy, stale, damaged or unwritable out
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    manifest = result.manifest
     typer.echo(f"model: {out / 'hf'}  final loss: {manifest.stats.get('final_loss')}")
 
 

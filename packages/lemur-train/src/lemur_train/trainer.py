@@ -1,7 +1,8 @@
 """The training job, top to bottom: corpus -> resolved config -> mesh -> state -> steps -> export.
 
-``train`` resumes from the newest checkpoint in ``out_dir`` when there is one, and skips the
-whole job when ``out_dir/hf`` already holds a model made from the same config and corpus.
+``train`` claims ``out_dir`` through :mod:`lemur_core.stage` (one writer; reuse of a finished
+``out_dir/hf`` made from the same config and corpus), resumes from the newest checkpoint in
+``out_dir`` when there is one, and publishes the exported model atomically.
 """
 
 from __future__ import annotations
@@ -16,14 +17,8 @@ import jax
 import numpy as np
 from lemur_core.atomic import atomic_write_text, file_sha256, tree_sha256
 from lemur_core.hashing import canonical_sha256
-from lemur_core.manifest import (
-    ArtifactManifest,
-    InputRef,
-    Producer,
-    StaleArtifactError,
-    find_reusable,
-    write_manifest,
-)
+from lemur_core.manifest import ArtifactManifest, InputRef, Producer
+from lemur_core.stage import StageResult, StageStatus, claim
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from lemur_train import __version__
@@ -41,6 +36,7 @@ from lemur_train.train_step import jit_train_step, make_train_step
 from lemur_train.weights import RUN_CONFIG_FILE, load_weights, read_model_config, special_token_ids
 
 MODEL_SCHEMA_VERSION = 1
+HF_DIR = "hf"
 log = logging.getLogger(__name__)
 
 
@@ -101,61 +97,74 @@ def maybe_init_distributed(config: DistributedConfig) -> None:
     )
 
 
-def _check_run_dir(out: Path, config: TrainConfig) -> None:
-    path = out / RUN_CONFIG_FILE
-    if path.exists():
-        found = TrainConfig.model_validate_json(path.read_text())
-        if canonical_sha256(found.model_dump(mode="json")) != canonical_sha256(
-            config.model_dump(mode="json")
-        ):
-            a, b = found.model_dump(mode="json"), config.model_dump(mode="json")
-            fields = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
-            raise StaleArtifactError(
-                f"{out} holds a run with a different config (fields differ: {', '.join(fields)}); "
-                "use another output directory or force=True to start over"
-            )
-    atomic_write_text(path, config.model_dump_json(indent=2) + "\n")
+def _sync_processes(name: str) -> None:
+    # Process 0 claims (and may clear) the run directory; the others wait before reading it.
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
 
 
 def train(
-    config: TrainConfig, corpus_dir: Path, out_dir: Path, *, force: bool = False
-) -> ArtifactManifest:
+    config: TrainConfig,
+    corpus_dir: Path,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    verify: bool = False,
+) -> StageResult:
     """Train on the corpus at ``corpus_dir``, resuming from ``out_dir``'s checkpoints, and export.
 
     Writes ``out_dir/metrics.jsonl`` (loss overall and per source, lr, grad norm, tokens/s,
     MFU), ``out_dir/checkpoints/`` (Orbax), and ``out_dir/hf`` — an HF ``LlamaForCausalLM``
-    directory with the corpus tokenizer and a manifest of kind "model", which is returned.
-    Returns at once when ``out_dir/hf`` was already made from the same config and corpus;
-    ``force`` discards everything in ``out_dir`` and starts over.
+    directory with the corpus tokenizer and a manifest of kind "model" listing every file.
+    The run directory is claimed through :func:`lemur_core.stage.claim`: a second run into it
+    refuses while one is alive; a run killed at any point resumes from its newest checkpoint;
+    when ``out_dir/hf`` was already made from the same config and corpus (and its files check
+    out; ``verify`` re-hashes them) the result is ``reused`` at once; checkpoints of another
+    config raise :class:`StaleArtifactError` naming the fields; ``force`` discards everything in
+    ``out_dir`` and starts over.
     """
     corpus_dir, out = Path(corpus_dir).absolute(), Path(out_dir).absolute()
     corpus = PackedCorpus(corpus_dir)
     cfg = resolve_config(config, corpus)
     inputs = (corpus_input(corpus_dir),)
-    hf_dir = out / "hf"
-    cfg_json = cfg.model_dump(mode="json")
-    if force:
-        for name in ("checkpoints", "hf", "metrics.jsonl", RUN_CONFIG_FILE, "tensorboard"):
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    elif (
-        found := find_reusable(
-            hf_dir,
-            kind="model",
-            schema_version=MODEL_SCHEMA_VERSION,
-            config=cfg_json,
-            inputs=inputs,
-        )
-    ) is not None:
-        log.info("%s already holds this model; skipping training", hf_dir)
-        return found
-    out.mkdir(parents=True, exist_ok=True)
-    _check_run_dir(out, cfg)
     maybe_init_distributed(cfg.distributed)
+    primary = jax.process_index() == 0
+    with claim(
+        out / HF_DIR,
+        "model",
+        cfg.model_dump(mode="json"),
+        inputs,
+        force,
+        schema_version=MODEL_SCHEMA_VERSION,
+        name="pretrain",
+        scratch=out,
+        verify=verify,
+        stale_scratch="refuse",
+        primary=primary,
+    ) as run:
+        _sync_processes("lemur-train: run directory claimed")
+        if run.status is StageStatus.REUSED:
+            return run.result()
+        if primary:
+            atomic_write_text(out / RUN_CONFIG_FILE, cfg.model_dump_json(indent=2) + "\n")
+        staging = out / f".{HF_DIR}.tmp"
+        manifest = _train_and_export(cfg, corpus, out, inputs, staging)
+        if not primary:
+            return StageResult(run.name, run.out, run.status, manifest)
+        return run.publish(manifest, staging=staging)
 
+
+def _train_and_export(
+    cfg: TrainConfig,
+    corpus: PackedCorpus,
+    out: Path,
+    inputs: tuple[InputRef, ...],
+    staging: Path,
+) -> ArtifactManifest:
+    """The job itself, in the claimed run directory ``out``: mesh, state (restored from the
+    newest checkpoint, if any), the step loop with metrics and checkpoints, then the export."""
     cfg.check_mesh_fit(jax.device_count())
     mesh = make_mesh(cfg.mesh)
     model = build_model(cfg.model, cfg.compute_dtype, cfg.remat)
@@ -252,7 +261,7 @@ def train(
     finally:
         metrics.close()
         checkpointer.close()
-    return _export(cfg, state, corpus, hf_dir, inputs, last_record, time.perf_counter() - started)
+    return _export(cfg, state, corpus, staging, inputs, last_record, time.perf_counter() - started)
 
 
 def _record(
@@ -284,11 +293,12 @@ def _export(
     cfg: TrainConfig,
     state: Any,
     corpus: PackedCorpus,
-    hf_dir: Path,
+    staging: Path,
     inputs: tuple[InputRef, ...],
     last_record: dict[str, Any],
     seconds: float,
 ) -> ArtifactManifest:
+    """Write the HF model into ``staging`` (process 0); the claim publishes it as ``out/hf``."""
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
@@ -311,15 +321,12 @@ def _export(
         },
     )
     if jax.process_index() == 0:
-        if hf_dir.exists():
-            shutil.rmtree(hf_dir)
-        tmp = hf_dir.with_name(".hf.tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        if staging.exists():
+            shutil.rmtree(staging)  # a half-written export of a killed run
         save_hf(
             params,
             cfg.model,
-            tmp,
+            staging,
             tokenizer_dir=corpus.tokenizer_dir,
             dtype=cfg.export_dtype,
             special_tokens={
@@ -328,6 +335,4 @@ def _export(
                 "pad_token_id": corpus.spec.pad_token_id,
             },
         )
-        write_manifest(tmp, manifest)
-        tmp.rename(hf_dir)  # the model directory appears whole or not at all
     return manifest
