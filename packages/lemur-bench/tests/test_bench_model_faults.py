@@ -23,6 +23,7 @@ from lemur_bench.cli import app
 from lemur_bench.fixtures import SCRIPT_NAME
 from lemur_bench.runner import RunIncompleteError
 from lemur_core import EpisodeRecord, Role, StaleArtifactError, TerminationReason
+from lemur_core.stage import StageBusyError
 from typer.testing import CliRunner
 
 # Single-turn, multi-turn tool use, and the simulated user (played by the same server).
@@ -196,3 +197,61 @@ def test_a_killed_run_resumes_after_the_timeout_and_port_change_running_only_the
     # Another served model is another run.
     with pytest.raises(StaleArtifactError, match="model"):
         _run(fixtures, out, f"openai:{second.url}#other-model")
+
+
+def test_a_second_writer_is_refused_until_the_first_is_killed(
+    fixtures: Path, clean: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    stuck = _serve(fixtures, plan=FaultPlan(always="hang", hang_seconds=60))
+    cmd = [
+        sys.executable,
+        "-m",
+        "lemur_bench.cli",
+        "run",
+        "--suite",
+        SUITE,
+        "--model",
+        f"openai:{stuck.url}?timeout=60#lemur",
+        "--out",
+        str(out),
+        "--tasks-dir",
+        str(fixtures),
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    healthy = _serve(fixtures)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and stuck.requests == 0:
+            time.sleep(0.05)  # the first run is now inside its run directory, waiting
+        assert stuck.requests > 0
+        with pytest.raises(StageBusyError, match=rf"already running \(pid {proc.pid}"):
+            _run(fixtures, out, healthy.spec(**FAST))
+        result = CliRunner().invoke(
+            app,
+            [
+                "run",
+                "--suite",
+                SUITE,
+                "--model",
+                healthy.spec().to_string(),
+                "--out",
+                str(out),
+                "--tasks-dir",
+                str(fixtures),
+            ],
+        )
+        assert result.exit_code == 2 and "already running" in result.output
+        assert healthy.requests == 0
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        summary = _run(fixtures, out, healthy.spec(**FAST))  # the lock died with its holder
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        stuck.stop()
+        healthy.stop()
+    assert summary["status"]["complete"] and _rates(summary) == _rates(clean)

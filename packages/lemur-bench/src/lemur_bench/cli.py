@@ -112,6 +112,7 @@ def run(
     after its retries); running the same command again plays only those episodes.
     """
     from lemur_core import ManifestError
+    from lemur_core.stage import StageError
 
     from lemur_bench.runner import RunIncompleteError, run_suite
 
@@ -153,8 +154,9 @@ def run(
         )
     except RunIncompleteError as exc:
         incomplete, summary = exc, exc.summary
-    except (ManifestError, ValueError, FileNotFoundError) as exc:
-        # A different config in --out, a malformed model spec, a missing script file.
+    except (ManifestError, StageError, ValueError, FileNotFoundError) as exc:
+        # A different config in --out, another run writing there, a malformed model spec, a
+        # missing script file.
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     table = Table(title=f"{model} on {suite}")

@@ -59,6 +59,7 @@ from lemur_core import (
     write_manifest,
 )
 from lemur_agents.models.spec import HFSpec, OpenAISpec, ScriptedSpec, model_identity
+from lemur_core.dirlock import DirLock, lock_path_for
 from lemur_core.manifest import check_matches
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -488,12 +489,12 @@ def run_suite(
     placeholders (``__SHOPPING__`` ...) to a deployment's base URLs and ``auth_dir`` holds its
     ``.auth`` login states, for WebArena's own tasks (the fixtures need neither).
 
+    A second run into a directory that one is writing raises ``StageBusyError``.
     Raises :class:`RunIncompleteError` (after writing the partial ``summary.json``, and no
     manifest) when a planned episode is missing or ended in ``model_error``; the run stops
     early after ``max_consecutive_model_errors`` such episodes in a row (``None``: never).
     """
     out_dir = Path(out_dir)
-    spec_text = model_spec if isinstance(model_spec, str) else model_spec.to_string()
     cfg = RunConfig(
         suite=suite,
         model=model_spec,  # type: ignore[arg-type]  # the validator keeps the identity
@@ -512,6 +513,42 @@ def run_suite(
     if done is not None:
         return dict(done)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # One writer per run directory, with lemur_core's stage lock: a second run into it is
+    # refused naming the first one's pid (StageBusyError); a killed run's lock is free at once.
+    writer = DirLock(lock_path_for(out_dir.absolute()), out_dir)
+    writer.acquire()
+    try:
+        return _play(
+            out_dir,
+            cfg,
+            model_spec,
+            model=model,
+            feedback_model=feedback_model,
+            concurrency=concurrency,
+            progress=progress,
+            label=label,
+            max_consecutive_model_errors=max_consecutive_model_errors,
+        )
+    finally:
+        writer.release()
+
+
+def _play(
+    out_dir: Path,
+    cfg: RunConfig,
+    model_spec: ModelSpecArg,
+    *,
+    model: ChatModel | None,
+    feedback_model: ModelSpecArg | None,
+    concurrency: int,
+    progress: bool,
+    label: str | None,
+    max_consecutive_model_errors: int | None,
+) -> dict[str, Any]:
+    """The run itself, in the locked run directory (see :func:`run_suite`)."""
+    config = cfg.model_dump(mode="json")
+    spec_text = model_spec if isinstance(model_spec, str) else model_spec.to_string()
+    max_new_tokens = cfg.max_new_tokens
     _check_run_config(out_dir, cfg)
 
     from lemur_agents.models import load_model
