@@ -15,7 +15,9 @@ when a *sentinel* shows that control got past the last test:
   the interpreter, drains and discards its output past the cap, and passes the check only for
   exit status 0 *and* the nonce on stdout.
 
-The nonce is random per check, so a program cannot print it by accident. A kill for time, CPU,
+(Ruby's test/unit runs its tests at exit, after the appended statement: there a function that
+calls ``exit 0`` from inside a test still passes; an exit before the tests fails.) The nonce is
+random per check, so a program cannot print it by accident. A kill for time, CPU,
 memory or a signal is named in the verdict text (``timed out after 10 s (wall-clock limit)``,
 ``killed by signal SIGKILL (memory limit or the machine's OOM killer)`` ...).
 """
