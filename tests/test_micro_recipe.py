@@ -64,6 +64,12 @@ def _micro_sections() -> dict[str, Any]:
     return {"corpus": corpus, "instruct": instruct, "pretrain": pretrain, "sft": sft}
 
 
+def _run_dirs(layout: Layout) -> list[Path]:
+    """The eval stage's per-model run directories (not the lock files beside them)."""
+    runs = layout.stage_dir(EVAL) / "runs"
+    return sorted(d for d in runs.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
 @pytest.fixture(scope="module")
 def micro_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Layout, list[Any]]:
     root = tmp_path_factory.mktemp("micro")
@@ -127,7 +133,7 @@ def test_evaluation_prompts_are_rendered_by_the_sft_chat_template(
     tokenizer = AutoTokenizer.from_pretrained(layout.artifact(SFT))
     records = [
         EpisodeRecord.model_validate_json(line)
-        for run in (layout.stage_dir(EVAL) / "runs").iterdir()
+        for run in _run_dirs(layout)
         for line in (run / "episodes.jsonl").read_text().splitlines()
     ]
     assert records, "the eval stage wrote no episode"
@@ -171,7 +177,7 @@ def test_second_run_reuses_finished_stages_and_force_reruns_downstream(
     assert status["eval"] == "built"  # downstream of a rebuilt model
     assert file_sha256(sft_manifest) != sft_before
     assert tree_sha256(layout.root / "corpus") == corpus_hash
-    run = next((layout.stage_dir(EVAL) / "runs").iterdir())
+    run = _run_dirs(layout)[0]
     summary = json.loads(run.joinpath("summary.json").read_text())
     # Report rows carry the recipe's model name; the spec stays recorded beside it.
     assert summary["model"] == "Lemur-Chat (micro)"

@@ -150,3 +150,18 @@ def test_the_plan_estimates_every_stage_of_the_paper_recipe() -> None:
 def test_recipe_model_is_built_from_the_stage_list() -> None:
     recipe = Recipe.from_mapping({"name": "x", "corpus": {"preset": "tiny"}})
     assert list(recipe.configs) == ["corpus"] and recipe.resources == {}
+
+
+def test_cli_show_config_prints_a_stage_as_the_recipe_resolves_it() -> None:
+    from typer.testing import CliRunner
+
+    from lemur.cli import app
+
+    out = CliRunner().invoke(
+        app, ["show-config", "tiny", "pretrain", "--set", "pretrain.max_steps=3"]
+    )
+    assert out.exit_code == 0, out.output
+    shown = TrainConfig.model_validate(yaml.safe_load(out.output))
+    assert shown == TrainConfig.tiny().with_overrides(["max_steps=3"])
+    missing = CliRunner().invoke(app, ["show-config", "tiny", "pretrian"])
+    assert missing.exit_code == 1

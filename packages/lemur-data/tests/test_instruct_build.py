@@ -163,3 +163,21 @@ def test_instruct_yaml_means_what_it_means_in_every_stage(tmp_path: Path) -> Non
     path.write_text("instruct:\n  preset: tiny\n")
     with pytest.raises(ConfigError, match="unknown field 'instruct'"):
         InstructConfig.from_yaml(path)
+
+
+def test_cli_show_config_takes_dotted_overrides() -> None:
+    import yaml
+    from lemur_data.cli import app
+    from typer.testing import CliRunner
+
+    out = CliRunner().invoke(
+        app, ["instruct", "show-config", "tiny", "--set", "semantic_dedup.threshold=0.9"]
+    )
+    assert out.exit_code == 0, out.output
+    shown = InstructConfig.model_validate(yaml.safe_load(out.output))
+    assert shown == InstructConfig.tiny().with_overrides(["semantic_dedup.threshold=0.9"])
+    bad = CliRunner().invoke(app, ["instruct", "estimate", "tiny", "--set", "sed=1"])
+    assert bad.exit_code == 2
+    assert bad.output.strip().startswith(
+        "error: --set sed: unknown field 'sed' (did you mean 'seed'?)"
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 from lemur_core.config import ConfigError, validate_section
 from lemur_core.protocols import Stage
-from lemur_core.stage import StageResult, StageStatus
+from lemur_core.stage import StageResult
 from pydantic import BaseModel, ConfigDict, Field
 
 from lemur_train.config import TrainConfig
@@ -45,11 +45,7 @@ class PretrainStage:
         """:func:`lemur_train.train` on ``inputs["corpus"]``, resuming from ``out``'s checkpoints."""
         from lemur_train.trainer import train
 
-        result: Any = train(config, inputs["corpus"], out, force=force)
-        if isinstance(result, StageResult):
-            return result
-        # An entry point that still returns the bare manifest (before lemur_core.stage).
-        return StageResult(self.name, self.artifact_dir(Path(out)), StageStatus.FRESH, result)
+        return train(config, inputs["corpus"], out, force=force)
 
     def estimate(self, config: TrainConfig, resources: Mapping[str, Any]) -> dict[str, Any]:
         """Memory per device and days of the run (:func:`lemur_train.plan`) on ``resources``:
