@@ -71,7 +71,7 @@ def test_a_mentioned_solution_tag_makes_an_invalid_proposal_in_mint_mode_only() 
 
 def test_corrected_mode_accepts_a_block_cut_off_at_the_end_of_the_reply() -> None:
     reply = "<thought> compute </thought>\n<execute>\nprint(2 ** 10)\n"
-    assert MintTagMapper("corrected").parse(reply).content == "\nprint(2 ** 10)\n"
+    assert MintTagMapper("corrected").parse(reply).content == "print(2 ** 10)"
     with pytest.raises(MintParseError) as err:
         MintTagMapper("corrected").parse("<solution> </solution>")
     assert err.value.kind is None  # an invalid reply never costs a proposal when corrected
@@ -94,8 +94,7 @@ def test_mint_format_hint_is_mints_text_byte_for_byte() -> None:
 )
 def test_render_then_parse_round_trips(kind: str, content: str, mode: str) -> None:
     mapper = MintTagMapper(mode)  # type: ignore[arg-type]
-    expected = content.strip() if mode == "mint" else content
-    action = MintAction(kind=kind, content=expected)  # type: ignore[arg-type]
+    action = MintAction(kind=kind, content=content.strip())  # type: ignore[arg-type]
     assert mapper.parse(mapper.render(action)) == action
     assert mapper.parse("Thought: do it.\n" + mapper.render(action) + "\ntrailing") == action
 

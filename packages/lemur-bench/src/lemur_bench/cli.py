@@ -44,7 +44,7 @@ def list_tasks(suite: Annotated[str, typer.Option(help="suite to show")] = "all"
             str(t.max_turns),
             str(t.shots),
             t.env,
-            t.scorer,
+            t.scorer_name,
             src,
         )
     console.print(table)
@@ -75,8 +75,11 @@ def run(
     ] = None,
     concurrency: Annotated[int, typer.Option(help="live episodes per model round")] = 16,
     max_new_tokens: Annotated[int, typer.Option()] = 512,
-    mint_mode: Annotated[
-        str, typer.Option(help="answer matching: mint (tolerance) or exact")
+    scoring_mode: Annotated[
+        str,
+        typer.Option(
+            help="mint: MINT's own parser and checks (the paper's numbers); corrected: fixed"
+        ),
     ] = "mint",
     exact_mint: Annotated[
         bool, typer.Option(help="run each MINT turn budget as its own run")
@@ -117,8 +120,8 @@ def run(
     from lemur_bench.runner import RunIncompleteError, run_suite
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    if mint_mode not in ("mint", "exact"):
-        raise typer.BadParameter("--mint-mode must be 'mint' or 'exact'")
+    if scoring_mode not in ("mint", "corrected"):
+        raise typer.BadParameter("--scoring-mode must be 'mint' or 'corrected'")
     if action_representation not in ("python", "symbolic"):
         raise typer.BadParameter("--action-representation must be 'python' or 'symbolic'")
     sites: dict[str, str] = {}
@@ -143,7 +146,7 @@ def run(
             limit_per_task=limit_per_task,
             concurrency=concurrency,
             max_new_tokens=max_new_tokens,
-            mint_mode=mint_mode,  # type: ignore[arg-type]
+            scoring_mode=scoring_mode,  # type: ignore[arg-type]
             exact_mint=exact_mint,
             feedback_model=feedback_model,
             action_representation=action_representation,  # type: ignore[arg-type]

@@ -142,7 +142,28 @@ def render_task(spec: TaskSpec, task: BenchTask, *, data_root: Path | None = Non
         )
     if fmt == "ds1000":
         return task.prompt
+    if fmt == "mint":
+        return "Task:\n" + mint_task_prompt(task)
     return task.prompt
+
+
+def mint_task_prompt(task: BenchTask) -> str:
+    """The task text MINT shows for a row of its ``test_prompts.json`` (its task classes'
+    ``prompt``): HumanEval gets "Complete the following code:", MBPP loses its triple quotes,
+    TheoremQA is told the answer forms, MMLU keeps its options as written."""
+    meta = task.metadata
+    if "entry_point" in meta:
+        return "Complete the following code:\n\n" + task.prompt
+    if "test_list" in meta:
+        return task.prompt.replace('"""', "").strip()
+    if "answer_type" in meta:
+        return (
+            "Answer the following question with a number, a list of numbers or True or False. "
+            + task.prompt.strip()
+        )
+    if "Options:" in task.prompt:
+        return task.prompt
+    return task.prompt.strip()
 
 
 def _webarena_system(representation: Representation) -> str:

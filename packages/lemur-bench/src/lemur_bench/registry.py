@@ -2,8 +2,11 @@
 
 A :class:`TaskSpec` says where the data comes from (a Hugging Face dataset by name, or a path
 relative to a tasks directory, optionally pinned by sha256), how the prompt is formatted (shots,
-chain of thought), which environment runs the episode, how many turns it gets, how it is scored,
-and whether feedback is given. Suites are named after the paper's tables: ``text`` and ``code``
+chain of thought), how many turns it gets and whether feedback is given, and it holds the
+objects that run it: the environment (:mod:`lemur_bench.envs`: ``SingleTurn``, ``Mint``,
+``AgentEnv`` ...), the action format (:mod:`lemur_bench.formats`) and the scorer
+(:mod:`lemur_bench.scorers`; ``None`` when the environment's reward decides), each with its own
+options, so the runner calls them instead of branching on names. Suites are named after the paper's tables: ``text`` and ``code``
 (Table 3), ``tools`` (Table 4), ``self-debug`` (Table 5), ``nl-feedback`` (Table 6), ``explore``
 (Table 7), and ``all``.
 
@@ -18,6 +21,24 @@ from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from lemur_bench.envs import (
+    AgentEnv,
+    Environment,
+    InterCodeCtf,
+    InterCodeSql,
+    Mint,
+    SingleTurn,
+    WebArenaEnv,
+)
+from lemur_bench.formats import (
+    ActionFormatSpec,
+    CodeBlocks,
+    MintReplies,
+    RawReplies,
+    WebActions,
+)
+from lemur_bench.scorers import TaskScorer, get_scorer
 
 
 class Suite(StrEnum):
@@ -72,7 +93,7 @@ FeedbackMode = Literal["none", "env", "nl"]
 class TaskSpec(BaseModel):
     """One benchmark as the paper ran it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     title: str
@@ -84,10 +105,14 @@ class TaskSpec(BaseModel):
     shots: int = Field(default=0, ge=0)
     chain_of_thought: bool = False
     max_turns: int = Field(default=1, ge=1)
-    env: str = Field(description="gymnasium id of the environment that runs an episode")
-    scorer: str = Field(description="key of lemur_bench.scorers.SCORERS (or 'env' for env reward)")
+    environment: Environment = Field(description="the environment object that runs an episode")
+    scorer: TaskScorer | None = Field(
+        default=None, description="the scorer object (None: the environment's reward decides)"
+    )
+    action_format: ActionFormatSpec = Field(
+        default_factory=RawReplies, description="how a reply becomes the env's action"
+    )
     feedback: FeedbackMode = "none"
-    action_format: Literal["python", "symbolic"] | None = None
     metric: str = "success rate"
     paper_setting: str = Field(description="the paper's setting in words, shown by `list`")
     baseline: str | None = Field(
@@ -96,6 +121,16 @@ class TaskSpec(BaseModel):
     needs: tuple[str, ...] = Field(
         default=(), description="external programs or services a faithful run needs"
     )
+
+    @property
+    def env(self) -> str:
+        """The gymnasium id of the environment."""
+        return self.environment.env_id
+
+    @property
+    def scorer_name(self) -> str:
+        """The scorer's registry name, or ``env`` when the environment's reward decides."""
+        return self.scorer.name if self.scorer is not None else "env"
 
     @property
     def multi_turn(self) -> bool:
@@ -123,9 +158,21 @@ _T5M = (Suite.SELF_DEBUG, Suite.NL_FEEDBACK, Suite.ALL)
 _T6 = (Suite.NL_FEEDBACK, Suite.ALL)
 _T7 = (Suite.EXPLORE, Suite.ALL)
 
-_SINGLE = "lemur_bench/SingleTurn-v0"
-_MINT = "lemur_bench/MintReasoning-v0"
-_DEBUG = "lemur/PythonDebug-v0"
+_SINGLE = SingleTurn()
+_MINT_PY = Mint()
+_MINT_WIKI = Mint(tools=("wikipedia_search",))
+# MINT's scorer per sub-task (its task classes: ReasoningTask, MultipleChoiceTask,
+# TheoremqaTask, HumanEvalTask/MBPPTask) and the tool its Python session has.
+_MINT_SCORER = {
+    "gsm8k": "mint_answer",
+    "math": "mint_answer",
+    "theoremqa": "mint_theoremqa",
+    "hotpotqa": "mint_answer",
+    "mmlu": "mint_choice",
+    "humaneval": "mint_code",
+    "mbpp": "mint_code",
+}
+_MINT_ENV = {"hotpotqa": _MINT_WIKI, "mmlu": _MINT_WIKI}
 
 TASKS: tuple[TaskSpec, ...] = (
     # --- Table 3: foundational abilities (single turn, greedy) ---
@@ -138,8 +185,8 @@ TASKS: tuple[TaskSpec, ...] = (
         loader="mmlu",
         prompt_format="multiple_choice",
         shots=5,
-        env=_SINGLE,
-        scorer="option_match",
+        environment=_SINGLE,
+        scorer=get_scorer("option_match"),
         metric="accuracy",
         paper_setting="5-shot, greedy, answer letter",
     ),
@@ -153,8 +200,8 @@ TASKS: tuple[TaskSpec, ...] = (
         prompt_format="bbh_cot",
         shots=3,
         chain_of_thought=True,
-        env=_SINGLE,
-        scorer="bbh_match",
+        environment=_SINGLE,
+        scorer=get_scorer("bbh_match"),
         metric="accuracy",
         paper_setting="3-shot CoT, greedy",
     ),
@@ -168,8 +215,8 @@ TASKS: tuple[TaskSpec, ...] = (
         prompt_format="gsm8k_cot",
         shots=8,
         chain_of_thought=True,
-        env=_SINGLE,
-        scorer="numeric_exact",
+        environment=_SINGLE,
+        scorer=get_scorer("numeric_exact"),
         metric="accuracy",
         paper_setting="8-shot CoT, greedy",
     ),
@@ -181,8 +228,8 @@ TASKS: tuple[TaskSpec, ...] = (
         source=_src("openai/openai_humaneval", "code/humaneval.jsonl"),
         loader="humaneval",
         prompt_format="code_completion",
-        env=_SINGLE,
-        scorer="humaneval_exec",
+        environment=_SINGLE,
+        scorer=get_scorer("humaneval_exec"),
         metric="pass@1",
         paper_setting="0-shot, greedy, pass@1",
     ),
@@ -195,8 +242,8 @@ TASKS: tuple[TaskSpec, ...] = (
         loader="mbpp",
         prompt_format="mbpp",
         shots=3,
-        env=_SINGLE,
-        scorer="mbpp_exec",
+        environment=_SINGLE,
+        scorer=get_scorer("mbpp_exec"),
         metric="pass@1",
         paper_setting="3-shot, greedy, pass@1",
     ),
@@ -208,8 +255,8 @@ TASKS: tuple[TaskSpec, ...] = (
         source=_src("xlangai/spider", "code/spider.jsonl", split="validation"),
         loader="spider",
         prompt_format="text_to_sql",
-        env=_SINGLE,
-        scorer="sql_execution",
+        environment=_SINGLE,
+        scorer=get_scorer("sql_execution"),
         metric="execution accuracy",
         paper_setting="0-shot, schema in prompt, execution accuracy",
     ),
@@ -221,8 +268,8 @@ TASKS: tuple[TaskSpec, ...] = (
         source=_src("nuprl/MultiPL-E", "code/multipl_e.jsonl", config="humaneval-sh"),
         loader="multipl_e",
         prompt_format="code_completion",
-        env=_SINGLE,
-        scorer="multipl_e_exec",
+        environment=_SINGLE,
+        scorer=get_scorer("multipl_e_exec"),
         metric="pass@1",
         paper_setting="0-shot pass@1, averaged over languages whose toolchains are present",
         needs=("language toolchains (bash, node, ...)",),
@@ -235,8 +282,8 @@ TASKS: tuple[TaskSpec, ...] = (
         source=_src("xlangai/DS-1000", "code/ds1000.jsonl"),
         loader="ds1000",
         prompt_format="ds1000",
-        env=_SINGLE,
-        scorer="ds1000_exec",
+        environment=_SINGLE,
+        scorer=get_scorer("ds1000_exec"),
         metric="pass@1",
         paper_setting="0-shot completion, pass@1",
         needs=("numpy", "pandas", "..."),
@@ -254,16 +301,17 @@ TASKS: tuple[TaskSpec, ...] = (
             loader="mint",
             prompt_format="mint",
             max_turns=5,
-            env=_MINT,
-            scorer=scorer,
+            environment=_MINT_ENV.get(key, _MINT_PY),
+            scorer=get_scorer(_MINT_SCORER[key]),
+            action_format=MintReplies(),
             paper_setting=f"MINT, {tool}, k=5 turns, no feedback",
         )
-        for key, col, scorer, tool in (
-            ("gsm8k", "GSM8K", "mint_answer", "Python"),
-            ("math", "MATH", "mint_answer", "Python"),
-            ("theoremqa", "TheoremQA", "mint_answer", "Python"),
-            ("hotpotqa", "HotpotQA", "mint_answer", "WikiSearch"),
-            ("mmlu", "MMLU", "mint_answer", "WikiSearch"),
+        for key, col, tool in (
+            ("gsm8k", "GSM8K", "Python"),
+            ("math", "MATH", "Python"),
+            ("theoremqa", "TheoremQA", "Python"),
+            ("hotpotqa", "HotpotQA", "WikiSearch"),
+            ("mmlu", "MMLU", "WikiSearch"),
         )
     ),
     # --- Table 5: self-debugging with environment feedback ---
@@ -276,8 +324,9 @@ TASKS: tuple[TaskSpec, ...] = (
         loader="mint",
         prompt_format="mint",
         max_turns=5,
-        env=_DEBUG,
-        scorer="env",
+        environment=_MINT_PY,
+        scorer=get_scorer("mint_code"),
+        action_format=MintReplies(),
         feedback="env",
         paper_setting="MINT, Python, 5 turns, execution feedback",
     ),
@@ -290,8 +339,9 @@ TASKS: tuple[TaskSpec, ...] = (
         loader="mint",
         prompt_format="mint",
         max_turns=5,
-        env=_DEBUG,
-        scorer="env",
+        environment=_MINT_PY,
+        scorer=get_scorer("mint_code"),
+        action_format=MintReplies(),
         feedback="env",
         paper_setting="MINT, Python, 5 turns, execution feedback",
     ),
@@ -308,8 +358,8 @@ TASKS: tuple[TaskSpec, ...] = (
         loader="intercode_bash",
         prompt_format="intercode",
         max_turns=10,
-        env="lemur/Bash-v0",
-        scorer="env",
+        environment=AgentEnv("lemur/Bash-v0"),
+        action_format=CodeBlocks(("bash", "sh")),
         feedback="env",
         paper_setting="InterCode, 10 turns, reward = 1.0",
     ),
@@ -322,8 +372,8 @@ TASKS: tuple[TaskSpec, ...] = (
         loader="intercode_sql",
         prompt_format="intercode",
         max_turns=10,
-        env="lemur/SQL-v0",
-        scorer="env",
+        environment=InterCodeSql(),
+        action_format=CodeBlocks(("sql",)),
         feedback="env",
         paper_setting="InterCode, 10 turns, reward = 1.0 (Fig. 4 by turn)",
     ),
@@ -336,8 +386,7 @@ TASKS: tuple[TaskSpec, ...] = (
         loader="robocodegen",
         prompt_format="robocodegen",
         max_turns=5,
-        env="lemur/RoboticsAPI-v0",
-        scorer="env",
+        environment=AgentEnv("lemur/RoboticsAPI-v0"),
         feedback="env",
         paper_setting="5 turns, execution feedback",
     ),
@@ -352,8 +401,9 @@ TASKS: tuple[TaskSpec, ...] = (
             loader="mint",
             prompt_format="mint",
             max_turns=5,
-            env=_DEBUG if key in ("humaneval", "mbpp") else _MINT,
-            scorer="env" if key in ("humaneval", "mbpp") else "mint_answer",
+            environment=_MINT_ENV.get(key, _MINT_PY),
+            scorer=get_scorer(_MINT_SCORER[key]),
+            action_format=MintReplies(),
             feedback="nl",
             baseline=f"mint-{key}",
             paper_setting="MINT, 5 turns, simulated-user feedback (paired with no-feedback run)",
@@ -378,8 +428,9 @@ TASKS: tuple[TaskSpec, ...] = (
         loader="intercode_ctf",
         prompt_format="intercode",
         max_turns=10,
-        env="lemur/CTF-v0",
-        scorer="env",
+        environment=InterCodeCtf(),
+        # The env runs Python blocks as Python, the rest as bash.
+        action_format=CodeBlocks(("bash", "sh", "python"), keep_fence_for=("python",)),
         feedback="env",
         paper_setting="InterCode-CTF, 10 turns, flag match",
     ),
@@ -392,9 +443,8 @@ TASKS: tuple[TaskSpec, ...] = (
         loader="webarena",
         prompt_format="webarena",
         max_turns=15,
-        env="lemur/Web-v0",
-        scorer="env",
-        action_format="python",
+        environment=WebArenaEnv(),
+        action_format=WebActions(),
         paper_setting="Python-call actions (Fig. 5 compares symbolic)",
         needs=("chromium", "a WebArena deployment for the original sites"),
     ),
@@ -407,8 +457,7 @@ TASKS: tuple[TaskSpec, ...] = (
         loader="alfworld",
         prompt_format="alfworld",
         max_turns=20,
-        env="lemur/Household-v0",
-        scorer="env",
+        environment=AgentEnv("lemur/Household-v0"),
         paper_setting="text ALFWorld, success of the six task types",
     ),
 )

@@ -34,19 +34,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import gymnasium
-from lemur_agents.loop import (
-    CodeBlockFormat,
-    EpisodeSpec,
-    LoopConfig,
-    MintFormat,
-    RawTextFormat,
-    run_episodes,
-)
+from lemur_agents.loop import EpisodeSpec, LoopConfig, run_episodes
+from lemur_agents.models.spec import HFSpec, OpenAISpec, ScriptedSpec, model_identity
 from lemur_core import (
     EVAL_RUN_SCHEMA_VERSION,
+    MANIFEST_NAME,
     ArtifactKind,
     ArtifactManifest,
-    MANIFEST_NAME,
     ChatModel,
     EpisodeRecord,
     GenerationParams,
@@ -58,17 +52,18 @@ from lemur_core import (
     read_manifest,
     write_manifest,
 )
-from lemur_agents.models.spec import HFSpec, OpenAISpec, ScriptedSpec, model_identity
 from lemur_core.dirlock import DirLock, lock_path_for
 from lemur_core.manifest import check_matches
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lemur_bench import __version__
 from lemur_bench.cache import CachedChatModel
-from lemur_bench.envs import MintReasoningEnv, SingleTurnEnv, env_tasks
+from lemur_bench.envs import AgentEnv, EnvContext, env_tasks
+from lemur_bench.formats import FormatContext
 from lemur_bench.loaders import BenchTask, LoaderError, data_path, load_tasks
 from lemur_bench.prompts import render_task, system_prompt
 from lemur_bench.registry import TaskSpec, suite_tasks
+from lemur_bench.scorers import ScoringMode
 from lemur_bench.summary import summarize
 
 log = logging.getLogger(__name__)
@@ -90,8 +85,6 @@ class RunIncompleteError(RuntimeError):
         self.summary = summary
 
 
-
-
 class RunConfig(BaseModel):
     """Everything that decides a run's results: the run's identity. Transport (concurrency,
     timeouts, retries, the server's address) does not, so it is not here: ``model`` and
@@ -105,7 +98,10 @@ class RunConfig(BaseModel):
     limit_per_task: int | None = Field(default=None, ge=1)
     tasks_dir: str | None = None
     max_new_tokens: int = Field(default=512, ge=1)
-    mint_mode: Literal["mint", "exact"] = "mint"
+    scoring_mode: ScoringMode = Field(
+        default="mint",
+        description="mint: MINT's own parsing and checks (the paper's numbers); corrected: fixed",
+    )
     exact_mint: bool = Field(default=False, description="run each MINT turn budget separately")
     feedback_model: str | None = None
     action_representation: Literal["python", "symbolic"] = Field(
@@ -118,6 +114,16 @@ class RunConfig(BaseModel):
     auth_dir: str | None = Field(
         default=None, description="directory of WebArena's .auth/*_state.json login states"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scoring_mode_was_mint_mode(cls, data: Any) -> Any:
+        # Runs pinned before scoring modes had `mint_mode: mint|exact`; `exact` was the fix.
+        if isinstance(data, dict) and "mint_mode" in data:
+            data = dict(data)
+            old = data.pop("mint_mode")
+            data.setdefault("scoring_mode", "corrected" if old == "exact" else old)
+        return data
 
     @field_validator("model", "feedback_model", mode="before")
     @classmethod
@@ -158,47 +164,32 @@ def _env_available(env_id: str) -> str | None:
 def _agent_env_kwargs(
     spec: TaskSpec, path: Path, max_turns: int, run: RunConfig | None = None
 ) -> dict[str, Any]:
-    cfg: dict[str, Any] = {"tasks_path": str(path), "max_turns": max_turns}
-    if spec.env == "lemur/CTF-v0" and (path.parent / "task_assets").is_dir():
-        cfg["files_root"] = str(path.parent / "task_assets")  # InterCode's layout
-    if spec.env == "lemur/Web-v0" and run is not None:
-        cfg["site_urls"] = dict(run.site_urls)
-        if run.auth_dir is not None:
-            cfg["auth_dir"] = run.auth_dir
-    if spec.env == "lemur/SQL-v0":
-        dbs = path.parent / "databases"
-        dump = path.parent / "ic_spider_dbs.sql"
-        if dbs.is_dir():
-            cfg["databases_dir"] = str(dbs)
-        elif dump.exists():
-            cfg["dump_path"] = str(dump)
-    return {"config": cfg}
+    # The env object knows its own options (InterCode's task_assets/databases, the web
+    # deployment); the runner only hands it the run's settings.
+    env = spec.environment
+    if not isinstance(env, AgentEnv):
+        raise ValueError(f"task '{spec.name}' runs in the bench's own env, not a task-file env")
+    return env.kwargs(path, max_turns, _env_context(run, path))
 
 
-def _wiki_tools(tasks_dir: Path | None) -> dict[str, Callable[..., Any]]:
-    from lemur_agents.tools import LocalIndex, WikipediaSearch
-
-    pages = tasks_dir / "wiki" / "pages.jsonl" if tasks_dir else None
-    if pages is None or not pages.exists():
-        return {}
-    return {"wikipedia_search": WikipediaSearch(LocalIndex.from_jsonl(pages)).search}
+def _env_context(cfg: RunConfig | None, path: Path | None) -> EnvContext:
+    if cfg is None:
+        return EnvContext(path=path)
+    return EnvContext(
+        scoring_mode=cfg.scoring_mode,
+        path=path,
+        tasks_dir=Path(cfg.tasks_dir) if cfg.tasks_dir else None,
+        site_urls=dict(cfg.site_urls),
+        auth_dir=cfg.auth_dir,
+    )
 
 
 def _action_format(spec: TaskSpec, cfg: RunConfig) -> Any:
-    if spec.env == "lemur/Web-v0":
-        from lemur_agents.actions.webarena import WEBARENA_SCHEMA
-        from lemur_agents.loop import SchemaFormat
-
-        return SchemaFormat(WEBARENA_SCHEMA, model_representation=cfg.action_representation)
-    if spec.prompt_format == "mint":
-        return MintFormat()
-    if spec.env == "lemur/SQL-v0":
-        return CodeBlockFormat(("sql",))
-    if spec.env == "lemur/CTF-v0":  # the env runs Python blocks as Python, the rest as bash
-        return CodeBlockFormat(("bash", "sh", "python"), keep_fence_for=("python",))
-    if spec.env == "lemur/Bash-v0":
-        return CodeBlockFormat(("bash", "sh"))
-    return RawTextFormat()
+    return spec.action_format.build(
+        FormatContext(
+            scoring_mode=cfg.scoring_mode, action_representation=cfg.action_representation
+        )
+    )
 
 
 def plan_episodes(
@@ -238,7 +229,7 @@ def plan_episodes(
             feedback = SimulatedUserFeedback(feedback_model)
         path = data_path(spec, tasks_dir)
         data_root = path.parent if path is not None else None
-        if not spec.env.startswith("lemur_bench/") and path is not None:
+        if isinstance(spec.environment, AgentEnv) and path is not None:
             try:
                 tasks = _align_with_env(spec, tasks, path)
             except Exception as exc:  # an env that cannot load the file: skip, with the reason
@@ -265,7 +256,12 @@ def plan_episodes(
                         action_format=_action_format(spec, cfg),
                         feedback=feedback,
                         reference=task.reference if feedback is not None else None,
-                        info={"suite": cfg.suite, "turn_budget": k, "task": spec.name},
+                        info={
+                            "suite": cfg.suite,
+                            "turn_budget": k,
+                            "task": spec.name,
+                            "scoring_mode": cfg.scoring_mode,
+                        },
                         config_sha256=config_sha,
                         data_sha256=sha,
                     )
@@ -300,16 +296,10 @@ def _env_factory(
     tasks_dir: Path | None,
     path: Path | None,
 ) -> Callable[[], Any] | tuple[str, dict[str, Any]] | None:
-    if spec.env == "lemur_bench/SingleTurn-v0":
-        wrapped = env_tasks(tasks, lambda t: render_task(spec, t, data_root=data_root))
-        return lambda: SingleTurnEnv(wrapped, scorer=spec.scorer, data_root=data_root)
-    if spec.env == "lemur_bench/MintReasoning-v0":
-        wrapped = env_tasks(tasks, lambda t: render_task(spec, t))
-        tools = _wiki_tools(tasks_dir) if "WikiSearch" in spec.paper_setting else {}
-        return lambda: MintReasoningEnv(wrapped, max_turns=k, mode=cfg.mint_mode, tools=tools)
-    if path is None:
-        return None
-    return (spec.env, _agent_env_kwargs(spec, path, k, cfg))
+    wrapped = env_tasks(tasks, lambda t: render_task(spec, t, data_root=data_root))
+    return spec.environment.build(
+        wrapped, scorer=spec.scorer, max_turns=k, ctx=_env_context(cfg, path)
+    )
 
 
 def read_episodes(path: Path) -> list[EpisodeRecord]:
@@ -463,7 +453,7 @@ def run_suite(
     tasks_dir: Path | None = None,
     concurrency: int = 16,
     max_new_tokens: int = 512,
-    mint_mode: Literal["mint", "exact"] = "mint",
+    scoring_mode: ScoringMode = "mint",
     exact_mint: bool = False,
     feedback_model: ModelSpecArg | None = None,
     action_representation: Literal["python", "symbolic"] = "python",
@@ -501,7 +491,7 @@ def run_suite(
         limit_per_task=limit_per_task,
         tasks_dir=str(Path(tasks_dir).resolve()) if tasks_dir else None,
         max_new_tokens=max_new_tokens,
-        mint_mode=mint_mode,
+        scoring_mode=scoring_mode,
         exact_mint=exact_mint,
         feedback_model=feedback_model,  # type: ignore[arg-type]
         action_representation=action_representation,

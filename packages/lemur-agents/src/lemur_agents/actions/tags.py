@@ -16,7 +16,7 @@ computed with it:
 holds a non-blank ``<solution>`` block (merely mentioning the tag no longer swallows the code
 next to it), blank blocks are skipped rather than joined, and a block left open at the very
 end of the reply (generation stopped inside it, no other tag after it) counts. Blocks are joined with newlines in
-both modes.
+both modes, each stripped.
 """
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ _CLOSED = {
     kind: re.compile(rf"<{kind}>(.*?)</{kind}>", re.DOTALL) for kind in ("execute", "solution")
 }
 _TAGS = ("<execute>", "</execute>", "<solution>", "</solution>")
+# corrected: a block is the text between an opening tag and the next closing tag that holds no
+# other opening tag, so "I will use <execute> ... <execute>code</execute>" yields just "code".
+_INNERMOST = {
+    kind: re.compile(rf"<{kind}>((?:(?!<{kind}>).)*?)</{kind}>", re.DOTALL)
+    for kind in ("execute", "solution")
+}
 
 # MINT's INVALID_INPUT_MESSAGE, byte for byte (its line breaks and trailing spaces included):
 # the model sees it, so a different wording would be a different benchmark.
@@ -101,7 +107,7 @@ def _parse_mint(text: str) -> MintAction:
 
 def _blocks(text: str, kind: str) -> list[str]:
     """Closed blocks, plus a block left open at the end of the reply that holds no other tag."""
-    blocks = _CLOSED[kind].findall(text)
+    blocks = _INNERMOST[kind].findall(text)
     last_open = text.rfind(f"<{kind}>")
     tail = text[last_open + len(kind) + 2 :] if last_open != -1 else ""
     if last_open != -1 and not any(tag in tail for tag in _TAGS):
@@ -113,6 +119,6 @@ def _parse_corrected(text: str) -> MintAction:
     for kind in ("solution", "execute"):
         blocks = [b for b in _blocks(text, kind) if b.strip()]
         if blocks:
-            content = blocks[0] if len(blocks) == 1 else "\n".join(b.strip() for b in blocks)
+            content = "\n".join(b.strip() for b in blocks)
             return MintAction(kind=kind, content=content)  # type: ignore[arg-type]
     raise MintParseError(MINT_FORMAT_HINT, None)

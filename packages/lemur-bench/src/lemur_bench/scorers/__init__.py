@@ -1,80 +1,49 @@
-"""Scorers by name: :func:`score` dispatches a prediction for a task to the right checker.
+"""Scorers: objects implementing lemur-core's ``Scorer`` protocol, registered by name.
 
-``SCORERS`` lists the names a :class:`~lemur_bench.registry.TaskSpec` may use; ``env`` means
-the environment's reward decides (InterCode, RoboCodeGen, ALFWorld, WebArena).
+``SCORERS`` maps each name to its scorer (every one of them exists and scores); a
+:class:`~lemur_bench.registry.TaskSpec` holds the scorer object itself, or ``None`` when the
+environment's reward decides (InterCode, RoboCodeGen, ALFWorld, WebArena). ``get_scorer(name,
+mode)`` gives a scorer in a scoring mode (``mint`` reproduces MINT's code, ``corrected`` fixes
+its quirks; see :mod:`lemur_bench.scorers.mint_answers`), and :func:`score` scores a prediction
+for a task in one call.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lemur_core import ScoreResult
 
-from lemur_bench.loaders import BenchTask
-from lemur_bench.scorers.answers import (
-    MintMode,
-    score_bbh_match,
-    score_mint_answer,
-    score_numeric_exact,
-    score_option_match,
-)
-from lemur_bench.scorers.code import (
-    score_ds1000,
-    score_humaneval,
-    score_mbpp,
-    score_multipl_e,
-    score_spider,
-)
+from lemur_bench.scorers.mint_answers import SCORING_MODES, ScoringMode, check_mode
+from lemur_bench.scorers.objects import SCORERS, TaskScorer, get_scorer
 from lemur_bench.scorers.passk import mean_pass_at_k, pass_at_k
 
-SCORERS = (
-    "option_match",
-    "bbh_match",
-    "numeric_exact",
-    "humaneval_exec",
-    "mbpp_exec",
-    "sql_execution",
-    "multipl_e_exec",
-    "ds1000_exec",
-    "mint_answer",
-    "mint_code",
-    "env",
-)
+if TYPE_CHECKING:
+    from lemur_bench.loaders.base import BenchTask
 
 
 def score(
-    scorer: str,
+    scorer: str | TaskScorer,
     prediction: str,
     task: BenchTask,
     *,
     data_root: Path | None = None,
-    mint_mode: MintMode = "mint",
+    scoring_mode: ScoringMode = "mint",
 ) -> ScoreResult:
-    """Score ``prediction`` for ``task`` with the scorer named ``scorer``."""
-    ref = task.reference
-    if scorer == "option_match":
-        return score_option_match(prediction, ref)
-    if scorer == "bbh_match":
-        return score_bbh_match(prediction, ref)
-    if scorer == "numeric_exact":
-        return score_numeric_exact(prediction, ref)
-    if scorer == "humaneval_exec":
-        return score_humaneval(prediction, ref, task.prompt)
-    if scorer == "mbpp_exec":
-        return score_mbpp(prediction, ref)
-    if scorer == "multipl_e_exec":
-        return score_multipl_e(prediction, ref, task.prompt)
-    if scorer == "ds1000_exec":
-        return score_ds1000(prediction, ref)
-    if scorer == "sql_execution":
-        if data_root is None:
-            raise ValueError("the Spider scorer needs data_root (the directory holding database/)")
-        return score_spider(prediction, ref, data_root)
-    if scorer == "mint_answer":
-        return score_mint_answer(
-            prediction, ref, answer_type=task.metadata.get("answer_type"), mode=mint_mode
-        )
-    raise ValueError(f"unknown scorer '{scorer}'; known: {', '.join(SCORERS)}")
+    """Score ``prediction`` for ``task`` with ``scorer`` (an object or a registered name)."""
+    obj = get_scorer(scorer, scoring_mode) if isinstance(scorer, str) else scorer
+    return obj.score(prediction, obj.reference_of(task, data_root=data_root))
 
 
-__all__ = ["SCORERS", "mean_pass_at_k", "pass_at_k", "score"]
+__all__ = [
+    "SCORERS",
+    "SCORING_MODES",
+    "ScoringMode",
+    "TaskScorer",
+    "check_mode",
+    "get_scorer",
+    "mean_pass_at_k",
+    "pass_at_k",
+    "score",
+]
