@@ -146,6 +146,14 @@ def test_the_cli_exits_nonzero_and_says_how_many_episodes_did_not_finish(
     text = " ".join(result.output.split())
     assert "run incomplete: 0 of 2 planned episodes finished, 2 ended in model_error" in text
     assert "ConnectError" in text and "Traceback" not in text
+    # A report over the run says it is unfinished, with the counts.
+    from lemur_bench import write_report
+
+    write_report([tmp_path / "run"], tmp_path / "report")
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "## Unfinished runs" in report
+    assert "0 of 2 planned episodes finished (2 model_error, 0 not run)" in report
+    assert "unfinished:" in (tmp_path / "report" / "report.html").read_text()
 
 
 def test_a_killed_run_resumes_after_the_timeout_and_port_change_running_only_the_rest(

@@ -74,7 +74,12 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> list[Path]:
         if fig is not None:
             figures.append(fig)
     skipped = {s["model"]: s.get("skipped_tasks", {}) for s in summaries}
-    md = ["# Lemur benchmark report", ""] + [to_markdown(t) for t in tables]
+    unfinished = _unfinished(summaries)
+    md = ["# Lemur benchmark report", ""]
+    if unfinished:
+        # Partial numbers must never pass for finished ones: say so before any table.
+        md += ["## Unfinished runs", ""] + [f"- {line}" for line in unfinished] + [""]
+    md += [to_markdown(t) for t in tables]
     md += ["## Figures", ""] + [f"![{f.stem}]({f.name})" for f in figures] + [""]
     md += ["## Skipped tasks", ""] + [
         f"- {model}: {name} — {why}"
@@ -82,7 +87,10 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> list[Path]:
         for name, why in items.items()
     ]
     written.append(atomic_write_text(out / "report.md", "\n".join(md) + "\n"))
-    body = "".join(to_html(t) for t in tables)
+    body = "".join(
+        f"<p class='note'><b>unfinished:</b> {html.escape(line)}</p>" for line in unfinished
+    )
+    body += "".join(to_html(t) for t in tables)
     body += "<h2>Figures</h2>" + "".join(
         f"<img src='{html.escape(f.name)}' alt='{html.escape(f.stem)}'>" for f in figures
     )
@@ -92,6 +100,20 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> list[Path]:
     )
     written.append(atomic_write_text(out / "report.html", page))
     return written + figures
+
+
+def _unfinished(summaries: list[dict[str, Any]]) -> list[str]:
+    """One line per run whose planned episodes did not all finish (lemur-bench run's status)."""
+    lines = []
+    for s in summaries:
+        status = s.get("status") or {}
+        if status and not status.get("complete", True):
+            lines.append(
+                f"{s['model']}: {status['finished']} of {status['planned']} planned episodes "
+                f"finished ({status['model_errors']} model_error, {status['missing']} not run); "
+                "its rates cover the finished episodes only — re-run it to complete"
+            )
+    return lines
 
 
 __all__ = ["load_summary", "write_report", "write_viewer"]
