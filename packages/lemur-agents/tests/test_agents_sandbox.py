@@ -255,6 +255,7 @@ def test_session_restarts_after_a_crash(session: PythonSession) -> None:
     restarts = session.restarts
     crashed = session.run("import os\nos._exit(5)")
     assert crashed.killed_reason == "interpreter_crashed" and crashed.exit_code == 5
+    assert crashed.restarted and "interpreter was restarted" in crashed.stdout
     after = session.run("print('fresh')\n'lost' in globals()")
     assert after.stdout == "fresh\nFalse\n" and session.restarts == restarts + 1
 
@@ -288,3 +289,32 @@ def test_credentials_in_the_home_directory_are_hidden(sandbox: Sandbox, work: Pa
         assert sandbox.run([PY, "-c", "import json; print('ok')"], cwd=work).stdout == "ok\n"
     finally:
         secret.unlink()
+
+
+def test_host_secrets_lists_the_files_only_root_may_read() -> None:
+    from lemur_agents.sandbox.isolation import host_secrets
+
+    shadow = Path("/etc/shadow")
+    if not shadow.exists() or shadow.stat().st_mode & 0o004:
+        pytest.skip("no /etc/shadow that others cannot read on this machine")
+    found = host_secrets()
+    assert "/etc/shadow" in found
+    assert "/etc/passwd" not in found  # world-readable files stay visible
+
+
+def test_a_sandbox_sees_only_its_own_scratch_directory(sandbox: Sandbox, work: Path) -> None:
+    _needs(sandbox, "tmp-private")
+    with Sandbox(LIMITS) as other:
+        theirs = other.scratch_dir()
+        (theirs / "notes.txt").write_text("theirs")
+        result = sandbox.run(f"ls {work.parent}; cat {theirs}/notes.txt", cwd=work)
+    assert result.stdout.split() == [work.name], result
+    assert "theirs" not in result.stdout
+
+
+def test_a_session_cell_that_floods_output_leaves_no_trace_in_the_next(
+    session: PythonSession,
+) -> None:
+    flood = session.run("import sys\nsys.stdout.write('x' * 200000)\nraise ValueError('boom')")
+    assert flood.truncated
+    assert session.run("print('clean')").stdout == "clean\n"

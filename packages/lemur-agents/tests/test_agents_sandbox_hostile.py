@@ -113,6 +113,35 @@ def _check_forge(result: ExecResult, ctx: Ctx) -> None:
     assert "REACHED" not in result.stdout, result.stdout
 
 
+# A child of the interpreter knows the nonce and holds the socket, but the kernel stamps its
+# messages with its own pid: its "done" must not cut the parent's cell short.
+_CHILD_FORGE = """
+import json, os, socket, sys, time
+frame, nonces = sys._getframe(), set()
+while frame is not None:
+    for value in list(frame.f_locals.values()):
+        if isinstance(value, dict) and isinstance(value.get("nonce"), str):
+            nonces.add(value["nonce"])
+    frame = frame.f_back
+if os.fork() == 0:
+    for fd in range(3, 64):
+        for nonce in nonces:
+            try:
+                sock = socket.socket(fileno=fd)
+                sock.send(b"J" + json.dumps({"nonce": nonce, "done": "ok"}).encode())
+                sock.detach()
+            except OSError:
+                pass
+    os._exit(0)
+time.sleep(0.5)
+print("real-end")
+"""
+
+
+def _check_child_forge(result: ExecResult, ctx: Ctx) -> None:
+    assert "real-end" in result.stdout, f"a child's forged reply ended the cell: {result}"
+
+
 _FD_REPORT = """
 import os
 for name in sorted(os.listdir("/proc/self/fd"), key=int):
@@ -241,6 +270,7 @@ CASES = [
         sandbox_needs=("pidns",),
     ),
     Case("forged_replies", lambda c: _FORGE, _check_forge),
+    Case("forged_reply_from_a_child", lambda c: _CHILD_FORGE, _check_child_forge),
     Case("fd_report", lambda c: _FD_REPORT, _check_fds),
     Case(
         "fd_exhaust_and_close",
