@@ -54,6 +54,7 @@ from lemur_core import (
 )
 from lemur_core.dirlock import DirLock, lock_path_for
 from lemur_core.manifest import check_matches
+from lemur_core.stage import StageError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lemur_bench import __version__
@@ -75,10 +76,11 @@ RUN_CONFIG = "run_config.json"
 ModelSpecArg = str | OpenAISpec | HFSpec | ScriptedSpec
 
 
-class RunIncompleteError(RuntimeError):
+class RunIncompleteError(StageError):
     """Planned episodes are missing or ended in ``model_error``; ``summary`` is the partial
     summary (also in ``summary.json``) and its ``status`` says how many. Re-running the same
-    command plays only those episodes."""
+    command plays only those episodes. A :class:`~lemur_core.stage.StageError`: the run could
+    not publish its artifact, and the message is one line naming the fix."""
 
     def __init__(self, message: str, summary: dict[str, Any]) -> None:
         super().__init__(message)
