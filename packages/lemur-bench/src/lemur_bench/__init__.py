@@ -14,7 +14,7 @@ from lemur_bench.estimate import estimate_eval
 from lemur_bench.fixtures import SCRIPT_NAME, write_fixtures
 from lemur_bench.registry import TASKS, Suite, TaskSpec, get_task, suite_tasks
 from lemur_bench.report import write_report, write_viewer
-from lemur_bench.runner import RunConfig, read_episodes, run_suite
+from lemur_bench.runner import RunConfig, RunIncompleteError, read_episodes, run_suite
 
 #: A small cross-suite selection for demos on CPU (one task per kind: text, code, MINT tool use,
 #: MINT self-debug, InterCode-SQL), e.g. ``run_suite(DEMO_TASKS, ..., limit_per_task=1)``.
@@ -25,6 +25,7 @@ __all__ = [
     "SCRIPT_NAME",
     "TASKS",
     "RunConfig",
+    "RunIncompleteError",
     "Suite",
     "TaskSpec",
     "__version__",
