@@ -28,7 +28,12 @@ from typer.testing import CliRunner
 
 # Single-turn, multi-turn tool use, and the simulated user (played by the same server).
 SUITE = "gsm8k,mmlu,mint-gsm8k,mint-humaneval,mint-gsm8k-nl"
-FAST = {"timeout": 0.5, "max_retries": 4, "backoff_seconds": 0.01, "max_backoff_seconds": 0.2}
+FAST: dict[str, Any] = {
+    "timeout": 0.5,
+    "max_retries": 4,
+    "backoff_seconds": 0.01,
+    "max_backoff_seconds": 0.2,
+}
 
 
 def _serve(fixtures: Path, **kwargs: Any) -> LoopbackServer:
