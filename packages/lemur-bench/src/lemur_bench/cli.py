@@ -1,4 +1,5 @@
-"""Command line of lemur-bench: ``list``, ``fixtures``, ``run``, ``report``, ``view``, ``estimate``."""
+"""Command line of lemur-bench: ``list``, ``fixtures``, ``run``, ``report``, ``view``, ``estimate``,
+``import mint``, ``rescore``."""
 
 from __future__ import annotations
 
@@ -219,6 +220,71 @@ def estimate(
             estimate_eval(suite, tasks_dir=tasks_dir, limit_per_task=limit_per_task), indent=2
         )
     )
+
+
+import_app = typer.Typer(help="Import another harness's recorded runs as an eval run.")
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("mint")
+def import_mint_results(
+    results: Annotated[
+        list[Path], typer.Argument(help="MINT results.jsonl files (one model; any tasks)")
+    ],
+    out: Annotated[Path, typer.Option(help="run directory to write")],
+    model: Annotated[
+        str | None, typer.Option(help="model name (default: read from MINT's output path)")
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="MINT task, when the path does not say (gsm8k, mbpp, ...)")
+    ] = None,
+) -> None:
+    """Turn MINT's recorded results into episode records (MINT's verdicts kept)."""
+    from lemur_bench.importers import MintImportError, import_mint
+
+    try:
+        summary = import_mint(results, out, model=model, task=task)
+    except MintImportError as exc:
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    _print_mint_rates(summary, f"imported into {out}")
+
+
+@app.command()
+def rescore(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory of imported MINT records")],
+    mode: Annotated[str, typer.Option(help="scoring mode: mint or corrected")] = "mint",
+    workers: Annotated[int, typer.Option(min=1, help="parallel code checks")] = 4,
+) -> None:
+    """Re-judge the recorded replies of a run in a scoring mode (no model calls)."""
+    from lemur_bench.rescore import RescoreError, rescore_dir
+
+    if mode not in ("mint", "corrected"):
+        raise typer.BadParameter("--mode must be 'mint' or 'corrected'")
+    try:
+        summary = rescore_dir(run_dir, mode, workers=workers)  # type: ignore[arg-type]
+    except (RescoreError, KeyError) as exc:
+        console.print(f"[red]error:[/] {str(exc).strip(chr(39))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    _print_mint_rates(summary, f"{run_dir} rescored in {mode} mode")
+
+
+def _print_mint_rates(summary: dict[str, object], title: str) -> None:
+    table = Table(title=title)
+    for col in ("task", "n", "SR %", "MINT recorded SR %"):
+        table.add_column(col)
+    tasks: dict[str, dict[str, object]] = summary["tasks"]  # type: ignore[assignment]
+    recorded: dict[str, float] = summary.get("mint_recorded") or {}  # type: ignore[assignment]
+    for name, t in tasks.items():
+        rate = t.get("rate")
+        mint = recorded.get(name)
+        table.add_row(
+            name,
+            str(t.get("n")),
+            "–" if rate is None else f"{100 * float(rate):.1f}",  # type: ignore[arg-type]
+            "–" if mint is None else f"{100 * mint:.1f}",
+        )
+    console.print(table)
 
 
 if __name__ == "__main__":

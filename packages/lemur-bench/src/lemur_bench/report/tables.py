@@ -224,7 +224,35 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
     out.insert(3, _table6(ref, summaries))
     out.insert(4, _table6_tasks(ref, summaries))
     out.append(_fig5(ref, summaries))
+    if any(s.get("mint_recorded") for s in summaries):
+        out.append(_mint_recorded(summaries))
     return out
+
+
+def _mint_recorded(summaries: list[dict[str, Any]]) -> Table:
+    """Runs imported from MINT's results: our success rate (in the run's scoring mode) beside
+    the rate MINT itself recorded for the same replies."""
+    rows = []
+    for s in summaries:
+        for name, theirs in sorted((s.get("mint_recorded") or {}).items()):
+            ours = s["tasks"].get(name, {})
+            rows.append(
+                [
+                    run_label(s),
+                    name,
+                    str(s.get("scoring_mode", "mint")),
+                    str(ours.get("n", "")),
+                    _pct(ours.get("rate")),
+                    _pct(theirs),
+                ]
+            )
+    return Table(
+        "mint_recorded",
+        "MINT recorded runs — our SR beside MINT's recorded SR",
+        ["Model", "Task", "Scoring mode", "n", "SR (ours)", "MINT recorded SR"],
+        rows,
+        ["Imported with `lemur-bench import mint`, re-judged with `lemur-bench rescore`."],
+    )
 
 
 _T6_GROUPS = (("Reasoning", Suite.TOOLS), ("Code Gen.", Suite.SELF_DEBUG), ("Micro Avg.", None))
