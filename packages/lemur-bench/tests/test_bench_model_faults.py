@@ -268,3 +268,32 @@ def test_a_second_writer_is_refused_until_the_first_is_killed(
         stuck.stop()
         healthy.stop()
     assert summary["status"]["complete"] and _rates(summary) == _rates(clean)
+
+
+def test_the_cache_keeps_the_answers_of_a_partly_failed_batch(tmp_path: Path) -> None:
+    from lemur_agents.models import BatchModelError, ModelError, OpenAIChatModel
+    from lemur_bench.cache import CachedChatModel
+    from lemur_core import GenerationParams, Message
+
+    def answer(messages: list[dict[str, str]], body: dict[str, Any]) -> str:
+        if "poison" in messages[-1]["content"]:
+            raise ModelError("refused")
+        return "ok " + messages[-1]["content"]
+
+    def ask(*texts: str) -> list[list[Message]]:
+        return [[Message(role=Role.USER, content=t)] for t in texts]
+
+    with LoopbackServer(answer) as server:
+        model = CachedChatModel(
+            OpenAIChatModel(server.url, "lemur", max_retries=0), tmp_path / "cache.sqlite"
+        )
+        assert model.generate(ask("a"), GenerationParams()) == ["ok a"]
+        with pytest.raises(BatchModelError) as info:
+            model.generate(ask("a", "b", "poison", "c"), GenerationParams())
+        outputs = info.value.outputs  # the cached hit and both new answers, in order
+        assert outputs[:2] == ["ok a", "ok b"] and outputs[3] == "ok c"
+        assert isinstance(outputs[2], ModelError)
+        sent = server.requests
+        assert model.generate(ask("c", "b", "a"), GenerationParams()) == ["ok c", "ok b", "ok a"]
+        assert server.requests == sent  # all three from the cache
+        model.close()
