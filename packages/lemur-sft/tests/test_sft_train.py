@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from lemur_core import StaleArtifactError, read_manifest
+from lemur_core.stage import StageStatus
 from lemur_sft import SFTCheckpointConfig, SFTConfig, SFTOptimizerConfig, finetune
-from lemur_sft.trainer import KILL_ENV
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -32,6 +32,30 @@ def _cfg(**overrides: Any) -> SFTConfig:
         torch_threads=1,
     )
     return SFTConfig(**(base | overrides))
+
+
+# A run that dies like a preempted job (SIGKILL, no cleanup at all) right after step N: the fault
+# is injected by a hook this test installs, not by anything in the trainer.
+_KILLING_RUNNER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from lemur_sft import SFTConfig, finetune
+
+    class KillAfter:
+        def __init__(self, step):
+            self.step = step
+
+        def on_step(self, info):
+            if info.step == self.step:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    if __name__ == "__main__":
+        config = SFTConfig.from_yaml(sys.argv[1])
+        paths = [Path(p) for p in sys.argv[2:5]]
+        finetune(config, *paths, hooks=[KillAfter(int(sys.argv[5]))])
+    """
+)
 
 
 def _metrics(out: Path) -> list[dict[str, Any]]:
@@ -74,7 +98,7 @@ def test_a_finished_run_is_reused_and_another_config_is_refused(
     reference: Path, toy_instruct: Path, toy_base_model: Path
 ) -> None:
     before = (reference / "hf" / "model.safetensors").stat().st_mtime_ns
-    finetune(_cfg(), toy_instruct, toy_base_model, reference)
+    assert finetune(_cfg(), toy_instruct, toy_base_model, reference).reused
     assert (reference / "hf" / "model.safetensors").stat().st_mtime_ns == before
     with pytest.raises(StaleArtifactError, match="peak_lr"):
         finetune(
@@ -120,22 +144,12 @@ def test_resume_after_sigkill_mid_epoch_is_identical_to_an_uninterrupted_run(
 ) -> None:
     config = tmp_path / "cfg.yaml"
     config.write_text(_cfg().to_yaml())
+    runner = tmp_path / "runner.py"
+    runner.write_text(_KILLING_RUNNER)
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "lemur_sft",
-        "run",
-        str(config),
-        "--instruct",
-        str(toy_instruct),
-        "--base-model",
-        str(toy_base_model),
-        "--out",
-        str(out),
-    ]
+    cmd = [sys.executable, str(runner), str(config), str(toy_instruct), str(toy_base_model)]
     # Killed after step 5 (checkpoints every 2 steps): steps 5 is lost and must be replayed.
-    killed = subprocess.run(cmd, env=os.environ | {KILL_ENV: "5"}, capture_output=True, text=True)
+    killed = subprocess.run([*cmd, str(out), "5"], capture_output=True, text=True)
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert not (out / "hf").exists()
     assert [m["step"] for m in _metrics(out)] == [1, 2, 3, 4, 5]
@@ -144,8 +158,9 @@ def test_resume_after_sigkill_mid_epoch_is_identical_to_an_uninterrupted_run(
         "step_00000004",
     ]
     # The resumed run (in this process) continues at step 4 with the same data order.
-    manifest = finetune(_cfg(), toy_instruct, toy_base_model, out)
-    assert manifest.stats["resumed_from_step"] == 4
+    result = finetune(_cfg(), toy_instruct, toy_base_model, out)
+    assert result.status is StageStatus.RESUMED  # the dead run's lock was taken over
+    assert result.manifest.stats["resumed_from_step"] == 4
     strip = ("tokens_per_s", "step_s")
     got = [{k: v for k, v in m.items() if k not in strip} for m in _metrics(out)]
     want = [{k: v for k, v in m.items() if k not in strip} for m in _metrics(reference)]

@@ -57,14 +57,26 @@ def run(
     force: Annotated[
         bool, typer.Option(help="discard an existing run in OUT and start over")
     ] = False,
+    verify: Annotated[
+        bool, typer.Option(help="re-hash every file of an existing OUT/hf before reusing it")
+    ] = False,
 ) -> None:
     """Fine-tune; resumes from OUT's latest checkpoint. Works alone, under
     `torchrun --nproc_per_node N` and under `accelerate launch --num_processes N`."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from lemur_core.manifest import ManifestError
+    from lemur_core.stage import StageError
+
     from lemur_sft.trainer import finetune
 
-    result = finetune(_load(config, overrides), instruct, base_model, out, force=force)
-    manifest = getattr(result, "manifest", result)
+    try:
+        result = finetune(
+            _load(config, overrides), instruct, base_model, out, force=force, verify=verify
+        )
+    except (StageError, ManifestError) as exc:  # busy, stale, damaged or unwritable out
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    manifest = result.manifest
     if os.environ.get("RANK", "0") == "0":
         console.print(
             f"model artifact: {out / 'hf'} (final loss {manifest.stats.get('final_loss')})"

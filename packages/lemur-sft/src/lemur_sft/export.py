@@ -6,8 +6,6 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lemur_core import ArtifactManifest, write_manifest
-
 if TYPE_CHECKING:
     import torch
     from accelerate import Accelerator
@@ -19,13 +17,13 @@ def export_hf(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     target: Path,
-    manifest: ArtifactManifest,
     *,
     dtype: torch.dtype | None = None,
 ) -> Path:
-    """Write ``target`` = config.json, model.safetensors, tokenizer files (with ``chat_template``),
-    generation_config.json and ``manifest.json``; collective (ZeRO-3 weights are gathered on all
-    ranks), rank 0 writes. The directory appears atomically (built aside, then renamed)."""
+    """Write ``target`` = config.json, model.safetensors, tokenizer files (with ``chat_template``)
+    and generation_config.json; collective (ZeRO-3 weights are gathered on all ranks), rank 0
+    writes. ``target`` is a staging directory: :meth:`lemur_core.stage.Claim.publish` adds the
+    manifest (every file's size and sha256) and renames it into place in one step."""
     state_dict: dict[str, Any] = accelerator.get_state_dict(model)
     if accelerator.is_main_process:
         unwrapped: PreTrainedModel = accelerator.unwrap_model(model)
@@ -36,14 +34,9 @@ def export_hf(
                 state_dict.pop(key, None)
         if dtype is not None:
             state_dict = {k: v.to(dtype) for k, v in state_dict.items()}
-        tmp = target.with_name(target.name + ".tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        unwrapped.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        write_manifest(tmp, manifest)
         if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
+            shutil.rmtree(target)  # a half-written export of a killed run
+        unwrapped.save_pretrained(target, state_dict=state_dict, safe_serialization=True)
+        tokenizer.save_pretrained(target)
     accelerator.wait_for_everyone()
     return target
