@@ -207,6 +207,9 @@ def test_a_killed_run_resumes_after_the_timeout_and_port_change_running_only_the
     assert summary["resumed_episodes"] == len(done)
     assert not done_tasks & set(second.first_user_messages())
     assert _rates(summary) == _rates(clean)
+    # Finished: reused as is from any address, even one where nothing listens.
+    again = _run(fixtures, out, f"openai:http://127.0.0.1:{_dead_port()}/v1#lemur")
+    assert again["tasks"] == summary["tasks"]
     # Another served model is another run.
     with pytest.raises(StaleArtifactError, match="model"):
         _run(fixtures, out, f"openai:{second.url}#other-model")
