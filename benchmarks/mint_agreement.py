@@ -26,7 +26,8 @@ pre-fix rule gives the logged verdict), ``before cc4fbc1`` (a TheoremQA option a
 before MINT's fix of its option check, October 2023), ``fenced-code harness`` (runs whose logs
 show Markdown code blocks executed, which MINT's parser never does: those outputs were produced
 by another harness), ``environment`` (a code solution importing a package MINT's machine had and
-the sandbox has not, e.g. ``nltk`` with a download), or ``unexplained``.
+the sandbox has not, e.g. ``nltk`` with a download; or a slow solution that runs past MINT's
+10 s limit on this machine), or ``unexplained``.
 """
 
 from __future__ import annotations
@@ -198,6 +199,8 @@ def main() -> int:
                 result = done.get(job[5]["key"], (False, ""))[1]
                 if why == "unexplained" and "No module named" in result:
                     why = "environment (a package MINT's machine had)"
+                elif why == "unexplained" and "timed out" in result:
+                    why = "environment (slower here: MINT's 10 s limit)"
                 bad.append(
                     {
                         "kind": "verdict",
