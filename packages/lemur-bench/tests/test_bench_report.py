@@ -4,6 +4,7 @@ metrics against properties and numpy."""
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -296,3 +297,25 @@ def test_a_reference_cell_that_is_not_a_published_number_is_refused() -> None:
     data["tables"]["table7"][0]["cells"]["WebArena"] = "about 5"
     with pytest.raises(ValueError, match="not a published number: write it as printed"):
         PaperReference.model_validate(data)
+
+
+def test_fig5_is_drawn_for_a_model_run_with_both_representations(tmp_path: Path) -> None:
+    runs = []
+    for rep, rate in (("python", 1.0), ("symbolic", 0.75)):
+        run = tmp_path / rep
+        run.mkdir()
+        summary = {
+            "model": "m",
+            "tasks": {"webarena": {"rate": rate, "success_by_turn": [rate]}},
+            "delta_feedback": {},
+            "micro_average": {},
+            "skipped_tasks": {},
+        }
+        atomic_write_text(run / "summary.json", json.dumps(summary))
+        atomic_write_text(run / "run_config.json", json.dumps({"action_representation": rep}))
+        runs.append(run)
+    written = write_report(runs, tmp_path / "report")
+    fig5 = tmp_path / "report" / "fig5_action_representation.png"
+    assert fig5 in written and fig5.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "| m | 75.0 | 100.0 |" in md

@@ -15,7 +15,7 @@ from lemur_core import atomic_write_text
 
 from lemur_bench.registry import get_task
 from lemur_bench.report.plots import plot_action_representation, plot_success_by_turn
-from lemur_bench.report.tables import build_tables, to_html, to_markdown
+from lemur_bench.report.tables import build_tables, paper_reference, to_html, to_markdown
 from lemur_bench.report.viewer import write_viewer
 
 FIG4_DEFAULT = "intercode-sql"
@@ -68,6 +68,12 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> list[Path]:
         if r is not None:
             rates.setdefault(s["model"], {})[s["representation"]] = r
     if any(len(v) == 2 for v in rates.values()):
+        # The paper's own Fig. 5 bars beside the runs' (its numbers are percentages).
+        for row in paper_reference().tables.get("fig5", []):
+            rates[f"{row.model} [{row.source}]"] = {
+                "symbolic": float(row.cells["Symbolic"].rstrip("*")) / 100,
+                "python": float(row.cells["Python call"].rstrip("*")) / 100,
+            }
         fig = plot_action_representation(
             rates, FIG5_DEFAULT, out / "fig5_action_representation.png"
         )

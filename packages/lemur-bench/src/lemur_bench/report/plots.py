@@ -2,7 +2,8 @@
 
 * Fig. 4 — success rate by turn (cumulative) for a multi-turn task, one line per model;
 * Fig. 5 — success with symbolic vs Python-call action representations, grouped bars per model,
-  for any environment whose runs were made with both representations.
+  for any environment whose runs were made with both representations (the report adds the
+  paper's own Fig. 5 bars beside them).
 """
 
 from __future__ import annotations
@@ -48,12 +49,13 @@ def plot_action_representation(
         return None
     reps = ["symbolic", "python"]
     models = list(rates)
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.4 * len(models)), 3.5))
     width = 0.38
     for j, rep in enumerate(reps):
         xs = [i + (j - 0.5) * width for i in range(len(models))]
         ax.bar(xs, [100 * rates[m].get(rep, 0.0) for m in models], width, label=rep)
-    ax.set_xticks(range(len(models)), models, fontsize=7)
+    # Reference rows carry long labels ("Lemur-70B-Chat [Xu et al. 2024, Fig. 5]"): wrap them.
+    ax.set_xticks(range(len(models)), [m.replace(" [", "\n[") for m in models], fontsize=6)
     ax.set_ylabel("success rate (%)")
     ax.set_title(f"Action representation — {env}")
     ax.legend()
