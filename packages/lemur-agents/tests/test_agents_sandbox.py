@@ -318,3 +318,20 @@ def test_a_session_cell_that_floods_output_leaves_no_trace_in_the_next(
     flood = session.run("import sys\nsys.stdout.write('x' * 200000)\nraise ValueError('boom')")
     assert flood.truncated
     assert session.run("print('clean')").stdout == "clean\n"
+
+
+def test_each_sandbox_has_a_private_writable_dev_shm(sandbox: Sandbox, work: Path) -> None:
+    _needs(sandbox, "tmp-private")
+    if not Path("/dev/shm").is_dir():
+        pytest.skip("no /dev/shm on this machine")
+    with Sandbox(LIMITS) as other:
+        mine = sandbox.run("echo mine > /dev/shm/note && cat /dev/shm/note", cwd=work)
+        theirs = other.run("ls -A /dev/shm", cwd=other.scratch_dir())
+    assert mine.stdout == "mine\n" and theirs.stdout == "", (mine, theirs)
+    assert not Path("/dev/shm/note").exists()  # nor is it the host's
+
+
+def test_multiprocessing_works_in_a_session(session: PythonSession) -> None:
+    code = "import multiprocessing as mp\nwith mp.Pool(2) as pool:\n    out = pool.map(abs, [-1, -2])\nout"
+    result = session.run(code, timeout=30)
+    assert result.stdout == "[1, 2]\n" and not result.restarted, result

@@ -8,7 +8,8 @@ tmpfs, re-exposing only the paths of KEEP below it (the Python installation, the
 directory) so that what is kept there is unreadable; covers each path of SECRETS (files an
 ordinary user could not read, e.g. ``/etc/shadow``; the sandbox's root is the caller's uid and
 would) with ``/dev/null`` or an empty tmpfs; remounts every other mount read-only (keeping the
-flags the kernel locked: nosuid, nodev, noexec, atime), then runs the program as a child and
+flags the kernel locked: nosuid, nodev, noexec, atime) and, when ``/dev/shm`` is hidden, gives the
+call a private writable one (64 MiB, for POSIX semaphores), then runs the program as a child and
 exits with its status, a signal N as 128+N. Staying as pid 1 instead of exec'ing matters: a pid 1 ignores
 signals it has no handler for, which would change the program's behaviour. Standard library
 only; one process doing every mount(2) is ~4x faster than one mount(8) per mount point.
@@ -122,6 +123,12 @@ def main():  # type: ignore[no-untyped-def]
             flags |= _FLAGS.get(option, 0)
         if mount(None, point.encode(), None, flags, None) != 0 and point == "/":
             _fail(f"cannot make / read-only: errno {ctypes.get_errno()}")
+    if "/dev/shm" in hidden and os.path.isdir("/dev/shm"):
+        # A private, small, writable /dev/shm (on top of the read-only cover): POSIX
+        # semaphores live there, so multiprocessing works; no other sandbox can see it.
+        shm_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+        if mount(b"tmpfs", b"/dev/shm", b"tmpfs", shm_flags, b"size=64m,mode=1777") != 0:
+            _fail(f"cannot mount a private /dev/shm: errno {ctypes.get_errno()}")
     os.chdir(work)
     pid = os.fork()
     if pid == 0:

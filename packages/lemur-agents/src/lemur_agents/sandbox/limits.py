@@ -57,18 +57,34 @@ class SandboxLimits(BaseModel):
                 updates[field] = int(hard)
         return self.model_copy(update=updates) if updates else self
 
-    def rlimits(self) -> dict[int, int]:
-        """The rlimits to set in the child (resource constant -> value), clamped, plus no core
-        dumps (a crashing child must not litter the scratch directory with gigabytes)."""
+    def cpu_limits(self) -> tuple[int, int]:
+        """(soft, hard) RLIMIT_CPU. At the soft limit the kernel sends SIGXCPU, which ends a
+        program with a signal that names the cause (when soft equals hard it sends SIGKILL,
+        which the sandbox could only attribute by measuring CPU time, and rusage under-reports
+        by up to 10% on a loaded machine); a program that ignores SIGXCPU is SIGKILLed one
+        second later at the hard limit."""
+        soft = int(self.clamped().cpu_seconds)
+        _soft, hard_max = resource.getrlimit(resource.RLIMIT_CPU)
+        hard = soft + 1 if hard_max == resource.RLIM_INFINITY else min(soft + 1, int(hard_max))
+        return soft, hard
+
+    def rlimits(self) -> dict[int, tuple[int, int]]:
+        """The rlimits to set in the child (resource constant -> (soft, hard)), clamped, plus
+        no core dumps (a crashing child must not litter the scratch directory with gigabytes)."""
         limits = self.clamped()
-        out = {res: int(getattr(limits, field)) for res, field in _RLIMIT_FIELDS.values()}
-        out[resource.RLIMIT_CORE] = 0
+        out: dict[int, tuple[int, int]] = {}
+        for res, field in _RLIMIT_FIELDS.values():
+            value = int(getattr(limits, field))
+            out[res] = (value, value)
+        out[resource.RLIMIT_CPU] = self.cpu_limits()
+        out[resource.RLIMIT_CORE] = (0, 0)
         return out
 
     def prlimit_args(self) -> list[str]:
-        """The same limits as ``prlimit(1)`` options (``--cpu=N`` ...), for an exec wrapper."""
-        limits = self.clamped()
-        args = [
-            f"--{name}={int(getattr(limits, field))}" for name, (_, field) in _RLIMIT_FIELDS.items()
-        ]
+        """The same limits as ``prlimit(1)`` options (``--cpu=SOFT:HARD`` ...), for an exec wrapper."""
+        args = [f"--{name}={soft}:{hard}" for name, (soft, hard) in self._named().items()]
         return [*args, "--core=0"]
+
+    def _named(self) -> dict[str, tuple[int, int]]:
+        limits = self.rlimits()
+        return {name: limits[res] for name, (res, _field) in _RLIMIT_FIELDS.items()}

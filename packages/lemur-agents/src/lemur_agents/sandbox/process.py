@@ -283,8 +283,8 @@ class Sandbox:
         return [*args, f"--nproc={self._nproc()}"]
 
     def _set_rlimits(self) -> None:
-        for res, value in self.limits.rlimits().items():
-            resource.setrlimit(res, (value, value))
+        for res, (soft, hard) in self.limits.rlimits().items():
+            resource.setrlimit(res, (soft, hard))
         resource.setrlimit(resource.RLIMIT_NPROC, (self._nproc(), self._nproc()))
 
     def kill_tree(self, proc: subprocess.Popen[bytes]) -> None:
@@ -342,7 +342,7 @@ class Sandbox:
             killed_reason = "output_limit"
         elif exit_code < 0:
             sig = signal.Signals(-exit_code)
-            # At the hard RLIMIT_CPU the kernel sends SIGKILL rather than SIGXCPU.
+            # A program that ignores SIGXCPU gets SIGKILL at the hard RLIMIT_CPU.
             if sig is signal.SIGKILL and cpu_seconds >= self.limits.cpu_seconds - 0.05:
                 killed_reason = "cpu_limit"
             else:
