@@ -87,3 +87,9 @@ def test_lua_sentinel_goes_before_luaunits_exit() -> None:
 def test_unknown_language_is_an_error_naming_the_known_ones(sandbox: Sandbox) -> None:
     with pytest.raises(ValueError, match=r"known: .*'js'"):
         run_code_check(sandbox, "x", "cobol")
+
+
+def test_a_huge_failure_message_is_cut_not_fatal(sandbox: Sandbox) -> None:
+    verdict = run_code_check(sandbox, "assert False, 'x' * (4 << 20)", timeout=20)
+    assert not verdict.passed and verdict.result.startswith("failed: AssertionError: xxx")
+    assert len(verdict.result) < 2100
