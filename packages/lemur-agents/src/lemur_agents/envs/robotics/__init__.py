@@ -10,6 +10,13 @@ from lemur_agents.envs.robotics.problems import (
     outputs_match,
     reference_outputs,
 )
+from lemur_agents.envs.robotics.robocodegen import (
+    RoboCodeGenNotebookError,
+    RoboCodeGenProblem,
+    RoboCodeGenSuite,
+    check_solution,
+    load_notebook,
+)
 from lemur_agents.envs.robotics.task_file import (
     TASK_FILE_FORMAT,
     RoboticsTaskFileError,
@@ -21,14 +28,19 @@ __all__ = [
     "API_DOC",
     "API_SOURCE",
     "TASK_FILE_FORMAT",
+    "RoboCodeGenNotebookError",
+    "RoboCodeGenProblem",
+    "RoboCodeGenSuite",
     "RoboticsApiEnv",
     "RoboticsCase",
     "RoboticsConfig",
     "RoboticsTask",
     "RoboticsTaskFileError",
     "Scene",
+    "check_solution",
     "code_of",
     "fixture_tasks",
+    "load_notebook",
     "load_tasks",
     "make_cases",
     "outputs_match",
