@@ -20,6 +20,7 @@ from lemur_core import (
     read_manifest,
     write_manifest,
 )
+from lemur_core.atomic import atomic_open
 
 PRODUCER = Producer(package="lemur-data", version="0.1.0")
 
@@ -150,10 +151,23 @@ def test_atomic_write_leaves_old_file_when_writer_dies(tmp_path: Path) -> None:
         "    def __enter__(s): return s\n"
         "    def __exit__(s, *e): return False\n"
         "    def write(s, d): s.h.write(d[:10]); s.h.flush(); os._exit(9)\n"
-        "a.os.fdopen = lambda fd, mode: Dying(real(fd, mode))\n"
+        "a.os.fdopen = lambda fd, mode, **kw: Dying(real(fd, mode, **kw))\n"
         f"a.atomic_write_text({str(tmp_path / 'manifest.json')!r}, 'x' * 1000)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], env={**os.environ})
     assert proc.returncode == 9
     assert (tmp_path / "manifest.json").read_bytes() == before
     read_manifest(tmp_path)
+
+
+def test_atomic_open_replaces_the_file_only_when_the_block_succeeds(tmp_path: Path) -> None:
+    target = tmp_path / "rows.jsonl"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError), atomic_open(target, "w") as handle:
+        handle.write("half of the new content\n")
+        raise RuntimeError("the writer failed")
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.jsonl"]  # no temporary left
+    with atomic_open(target, "w") as handle:
+        handle.write("é new\n")
+    assert target.read_bytes() == "é new\n".encode()

@@ -2,31 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename.
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path`` for writing; it replaces ``path`` when the block ends.
 
-    The rename is atomic on POSIX file systems, so ``path`` holds either the old or the new
-    content, never a prefix of the new one.
+    On success the file is flushed, fsynced and renamed onto ``path`` (atomic on POSIX file
+    systems: ``path`` holds the old or the new content, never a prefix of the new one); on any
+    error the temporary file is removed and ``path`` is untouched. ``mode`` is ``"wb"`` or
+    ``"w"`` (UTF-8 text). For content streamed in pieces (a JSONL file, a multi-GB tensor file).
     """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_open writes whole files: mode must be 'wb' or 'w', not {mode!r}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        encoding = "utf-8" if mode == "w" else None
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename
+    (see :func:`atomic_open`)."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+    return Path(path)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -11,12 +11,12 @@ import json
 import mmap
 import os
 import struct
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import ml_dtypes
 import numpy as np
+from lemur_core.atomic import atomic_open
 
 _DTYPES: dict[str, np.dtype] = {
     "F32": np.dtype(np.float32),
@@ -96,18 +96,8 @@ def write_safetensors(
     raw += b" " * (-len(raw) % 8)
     # Streamed to a temporary file then renamed: a 70B export never sits in memory twice,
     # and a reader never sees a half-written file.
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(struct.pack("<Q", len(raw)) + raw)
-            for chunk in _chunks(tensors):
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    with atomic_open(path, "wb") as handle:
+        handle.write(struct.pack("<Q", len(raw)) + raw)
+        for chunk in _chunks(tensors):
+            handle.write(chunk)
+    return Path(path)

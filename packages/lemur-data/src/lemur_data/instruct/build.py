@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import platform
 import random
 from collections import Counter
@@ -27,6 +26,7 @@ from lemur_core import (
     atomic_write_text,
     canonical_sha256,
 )
+from lemur_core.atomic import atomic_open
 from lemur_core.stage import StageResult, StageStatus, claim
 
 from lemur_data import __version__
@@ -211,13 +211,9 @@ def _select(n: int, take: int | float | None, seed: int, name: str) -> list[int]
 
 
 def _write_jsonl(path: Path, rows: Iterator[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
+    with atomic_open(path, "w") as handle:
         for row in rows:
             handle.write(row + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def build_instruct(
