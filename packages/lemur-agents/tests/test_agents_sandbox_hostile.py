@@ -31,6 +31,8 @@ LIMITS = SandboxLimits(
     max_output_bytes=16 << 10,
 )
 HOST_TOKEN = f"sk-evaluator-{os.getpid()}-do-not-leak"
+# This file is part of the evaluator's checkout, as reference answers would be.
+EVALUATOR_MARKER = "evaluator-checkout-marker-7f3a"
 OTHER_SECRET = f"other-sandbox-secret-{os.getpid()}"
 
 
@@ -208,6 +210,17 @@ def _check_env(result: ExecResult, ctx: Ctx) -> None:
     assert "ENV" in result.stdout  # the program did run
 
 
+def _check_evaluator_files(result: ExecResult, ctx: Ctx) -> None:
+    assert EVALUATOR_MARKER not in result.stdout, "the evaluator's own files were readable"
+    assert "tried" in result.stdout
+
+
+def _checkout_is_hidden(level: str) -> None:
+    top = Path(__file__).resolve().parts[1]
+    if f"/{top}" in ("/usr", "/opt", "/var", "/etc", "/boot", "/run"):
+        pytest.skip(f"the checkout lives under /{top}, a system directory the sandbox shows")
+
+
 def _check_cross(result: ExecResult, ctx: Ctx) -> None:
     assert OTHER_SECRET not in result.stdout, "another sandbox's scratch directory was readable"
     assert ctx.other_scratch.name not in result.stdout, "another sandbox's scratch dir is listed"
@@ -340,6 +353,18 @@ CASES = [
     ),
     Case("environment_leak", lambda c: _ENV, _check_env, needs=("pidns",)),
     Case(
+        "evaluator_files",
+        lambda c: (
+            "import os\n"
+            f"for path in [{str(Path(__file__).resolve())!r}]:\n"
+            "    try:\n        print(open(path).read() if os.path.isfile(path) else os.listdir(path))\n"
+            "    except OSError as exc:\n        print('denied', type(exc).__name__)\n"
+            "print('tried')"
+        ),
+        _check_evaluator_files,
+        needs=("data-hidden", "home-hidden", "tmp-private"),
+    ),
+    Case(
         "write_outside_scratch",
         lambda c: (
             "import os, sys\n"
@@ -427,6 +452,8 @@ def test_hostile_program_in_a_sandbox(
     case: Case, box: Sandbox, other_sandbox: Path, tmp_path: Path
 ) -> None:
     _needs(box.isolation_level, case.needs + case.sandbox_needs)
+    if case.name == "evaluator_files":
+        _checkout_is_hidden(box.isolation_level)
     work = box.scratch_dir()
     ctx = _ctx(box.isolation_level, work, other_sandbox, tmp_path)
     result = box.run([PY, "-c", case.code(ctx)], cwd=work, timeout=case.timeout)
@@ -440,6 +467,8 @@ def test_hostile_cell_in_a_session(
     case: Case, session: PythonSession, other_sandbox: Path, tmp_path: Path
 ) -> None:
     _needs(session.isolation_level, case.needs)
+    if case.name == "evaluator_files":
+        _checkout_is_hidden(session.isolation_level)
     ctx = _ctx(session.isolation_level, session.workdir, other_sandbox, tmp_path)
     assert session.run("kept = 41").ok
     restarts = session.restarts

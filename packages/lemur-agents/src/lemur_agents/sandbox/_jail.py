@@ -109,6 +109,9 @@ def main():  # type: ignore[no-untyped-def]
         os.path.realpath(sys.prefix),
     ]
     if program:
+        # The installation the program belongs to, as named (a virtual environment) and as
+        # resolved (the interpreter it links to).
+        keep.append(os.path.dirname(os.path.dirname(os.path.abspath(program))))
         keep.append(os.path.dirname(os.path.dirname(os.path.realpath(program))))
     _hide(mount, hidden, keep)
     _mask(mount, secrets)

@@ -15,11 +15,13 @@ Layers, strongest first, each used only when a probe shows it works here:
 * ``home-hidden``: the caller's home, ``/root`` and ``/home`` are covered by empty tmpfs
   mounts (the Python installation and the working directory stay visible), so credentials
   there cannot be read by model code;
+* ``data-hidden``: every top-level directory outside the system tree (``/work``, ``/data``,
+  ``/mnt``, ``/srv``, ``/media`` ...: the evaluator's checkout, benchmark files and their
+  reference answers) is covered the same way, keeping only what the call needs visible;
 * ``tmp-private``: the temporary directories (``/tmp``, ``/var/tmp``, ``/dev/shm``, ``$TMPDIR``)
   are covered the same way with only the call's own working directory re-exposed, so a
   sandbox cannot read the scratch directories of the other sandboxes running beside it;
-* ``secrets-hidden``: every file or directory under ``/etc``, ``/var``, ``/run``, ``/srv``,
-  ``/mnt``, ``/media`` and ``/boot`` that an ordinary user could not read (``/etc/shadow``,
+* ``secrets-hidden``: every file or directory under ``/etc``, ``/var``, ``/run`` and ``/boot`` that an ordinary user could not read (``/etc/shadow``,
   private keys, databases) is covered by ``/dev/null`` or an empty tmpfs: the namespace's root
   is the caller's uid, which as root could read them all (found once per process, see
   :func:`host_secrets`);
@@ -79,7 +81,7 @@ class IsolationPlan:
         if self.namespaces:
             parts += ["userns"] + ([] if network else ["netns"]) + ["pidns", "mountns-ro"]
             if self.hide_home:
-                parts += ["home-hidden", "tmp-private", "secrets-hidden"]
+                parts += ["home-hidden", "data-hidden", "tmp-private", "secrets-hidden"]
             if self.nocaps:
                 parts.append("nocaps")
         parts.append("rlimits")
@@ -98,13 +100,61 @@ def default_hidden() -> tuple[str, ...]:
 _TEMP_ROOTS = ("/tmp", "/var/tmp", "/dev/shm")
 # Trees scanned for files an ordinary user could not read; software trees (/usr, /opt) and
 # the hidden directories are left out (large, and hidden or public anyway).
-_SECRET_ROOTS = ("/etc", "/var", "/run", "/srv", "/mnt", "/media", "/boot")
+_SECRET_ROOTS = ("/etc", "/var", "/run", "/boot")
+# Top-level directories of the system's own tree: everything else at the top (/work, /data,
+# /mnt, /srv, /media ...) is the machine's data — the evaluator's checkout, benchmark files with
+# their reference answers — and is hidden like a home directory.
+_SYSTEM_TOP = frozenset(
+    [
+        "bin",
+        "boot",
+        "dev",
+        "etc",
+        "lib",
+        "lib32",
+        "lib64",
+        "libx32",
+        "opt",
+        "proc",
+        "run",
+        "sbin",
+        "sys",
+        "tmp",
+        "usr",
+        "var",
+        "nix",
+        "gnu",
+        "snap",
+    ]
+)
 
 
 def temp_roots() -> tuple[str, ...]:
     """The temporary directories hidden from every sandbox except for its own working dir."""
     found = [tempfile.gettempdir(), *_TEMP_ROOTS]
     return tuple(dict.fromkeys(os.path.realpath(p) for p in found if os.path.isdir(p)))
+
+
+def _python_installation() -> tuple[str, ...]:
+    # The jail runs with -S, so its own sys.prefix is the base interpreter, not the virtual
+    # environment this process runs in: name both from here.
+    return tuple(dict.fromkeys([sys.prefix, sys.exec_prefix, sys.base_prefix]))
+
+
+def data_roots() -> tuple[str, ...]:
+    """Top-level directories outside the system tree, hidden except for what a call needs."""
+    try:
+        entries = sorted(os.scandir("/"), key=lambda e: e.name)
+    except OSError:
+        return ()
+    return tuple(
+        e.path for e in entries if e.name not in _SYSTEM_TOP and e.is_dir(follow_symlinks=False)
+    )
+
+
+def hidden_roots(hide: tuple[str, ...]) -> tuple[str, ...]:
+    """Every directory a call's jail covers: ``hide`` (homes), data and temporary roots."""
+    return tuple(dict.fromkeys([*hide, *data_roots(), *temp_roots()]))
 
 
 def _passable(path: str) -> str:
@@ -121,7 +171,7 @@ def host_secrets() -> tuple[str, ...]:
     A directory others cannot read or enter is listed whole and not descended; symbolic links
     are skipped (their targets are checked where they live).
     """
-    skip = set(temp_roots()) | {os.path.realpath(p) for p in default_hidden()}
+    skip = {os.path.realpath(p) for p in hidden_roots(default_hidden())}
     found: list[str] = []
     stack = [p for p in _SECRET_ROOTS if os.path.isdir(p) and not os.path.islink(p)]
     while stack:
@@ -182,8 +232,8 @@ def wrap_argv(
             "-S",
             str(_JAIL),
             workdir,
-            ":".join([*hide, *temp_roots()] if plan.hide_home else ()),
-            ":".join(keep_visible),
+            ":".join(hidden_roots(hide) if plan.hide_home else ()),
+            ":".join([*keep_visible, *_python_installation()]),
             "\n".join(host_secrets() if plan.hide_home else ()),
             *inner,
         ]
@@ -282,11 +332,13 @@ def isolation_plan() -> IsolationPlan:
         with tempfile.TemporaryDirectory(prefix="lemur-probe-") as work:
             os.chmod(work, 0o755)  # reachable by a dropped uid
             argv = [unshare, "-Urnpm", "--fork", "--kill-child", "--mount-proc", sys.executable]
-            argv += ["-I", "-S", str(_JAIL), work, hidden, "", masked, "/bin/true"]
+            # The interpreter itself must still start with everything hidden around it.
+            keep = ":".join(_python_installation())
+            argv += ["-I", "-S", str(_JAIL), work, hidden, keep, masked, sys.executable, "-c", ""]
             return _probe(argv, uid=uid)
 
     # Hiding homes, temporary directories and secrets is the usual case: probe it first.
-    hidden = ":".join([*default_hidden(), *temp_roots()])
+    hidden = ":".join(hidden_roots(default_hidden()))
     hide_home = unshare is not None and jail_works(hidden, "\n".join(host_secrets()))
     namespaces = hide_home or (unshare is not None and jail_works("", ""))
     nocaps = (
