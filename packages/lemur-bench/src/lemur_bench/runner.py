@@ -475,7 +475,8 @@ def run_suite(
     Resumes an interrupted run in the same directory, also with another timeout, concurrency
     or server address; a different identity there (model name, generation parameters, tasks,
     scoring) is a :class:`StaleArtifactError`. ``model`` (already built) overrides loading
-    ``model_spec``, which still names it in the records.
+    ``model_spec``, which still names it in the records. ``concurrency`` (live episodes) is
+    per replica when the spec names several server replicas (``openai:URL,URL#MODEL``).
     ``label`` is the row name in reports (default: the model spec); it is not part of the
     config, so relabelling a finished run does not re-run it. ``site_urls`` maps WebArena's
     placeholders (``__SHOPPING__`` ...) to a deployment's base URLs and ``auth_dir`` holds its
@@ -547,6 +548,9 @@ def _play(
 
     if model is None:
         model = load_model(model_spec)
+    # ``concurrency`` is per server replica: N data-parallel replicas keep N times as many
+    # episodes live, so each replica sees the batch one server would.
+    replicas = len(getattr(model, "base_urls", None) or (model,))
     cached = CachedChatModel(model, out_dir / "cache.sqlite")
     # MINT's simulated user was GPT-4; without --feedback-model the evaluated model plays it.
     fb_model: CachedChatModel | None = None
@@ -584,7 +588,7 @@ def _play(
                 GenerationParams(max_new_tokens=max_new_tokens),
                 config=LoopConfig(progress=progress),
                 on_episode_end=persist,
-                max_live_episodes=concurrency,
+                max_live_episodes=concurrency * replicas,
                 should_stop=guard.tripped,
             )
     finally:

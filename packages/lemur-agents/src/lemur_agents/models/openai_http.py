@@ -1,6 +1,10 @@
 """OpenAI-compatible chat completions over HTTP: vLLM, TGI, ``transformers serve``, OpenAI.
 
 One ``POST {base_url}/chat/completions`` per conversation, at most ``concurrency`` in flight.
+Given several base URLs (data-parallel replicas of one model), each request goes to the live
+replica with the fewest requests outstanding, ``concurrency`` in flight on each; a replica that
+fails cools down and is probed again later, and the request is retried on another replica at
+once (:mod:`lemur_agents.models.replicas`).
 What a flaky server does is retried, with exponential backoff and jitter (``Retry-After``
 honoured, up to ``max_backoff_seconds``), at most ``max_retries`` times: timeouts, connection
 errors and resets, 408/409/425/429 and 5xx, and 200 answers that are not a completion
@@ -13,13 +17,14 @@ some requests of a batch fail, :class:`BatchModelError` carries the answers that
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import os
 import random
 import ssl
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from lemur_core import Conversation, GenerationParams
@@ -33,6 +38,7 @@ from lemur_agents.models.base import (
     run_sync,
     to_openai_messages,
 )
+from lemur_agents.models.replicas import Replica, ReplicaPool
 
 _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 # OpenAI accepts at most 4 stop sequences; all of them are applied client-side as well.
@@ -43,11 +49,19 @@ class _MalformedAnswer(Exception):
     """A 200 response that is not a chat completion (retried: truncation is transient)."""
 
 
+class _Route(NamedTuple):
+    """One call's clients (one per replica) and the condition its waiting requests sleep on."""
+
+    clients: dict[str, httpx.AsyncClient]
+    room: asyncio.Condition
+
+
 class OpenAIChatModel:
     """A ``ChatModel`` backed by an OpenAI-compatible server.
 
-    ``base_url`` is the API root (``http://localhost:8000/v1``); ``model`` the served model
-    name. ``api_key`` defaults to ``$OPENAI_API_KEY`` (sent only when set). ``context_window``
+    ``base_url`` is the API root (``http://localhost:8000/v1``), or a list of them: replicas
+    serving the same model, ``concurrency`` requests in flight on each; ``model`` the served
+    model name. ``api_key`` defaults to ``$OPENAI_API_KEY`` (sent only when set). ``context_window``
     is used by the episode loop's context check with :func:`approx_token_count`.
     ``last_usage`` holds the ``usage`` objects of the last call's responses and
     ``last_completion_tokens`` their ``completion_tokens`` (recorded in turn records).
@@ -55,7 +69,7 @@ class OpenAIChatModel:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         model: str,
         *,
         api_key: str | None = None,
@@ -64,14 +78,24 @@ class OpenAIChatModel:
         backoff_seconds: float = 0.5,
         max_backoff_seconds: float = 30.0,
         concurrency: int = 8,
+        replica_cooldown_seconds: float = 2.0,
         context_window: int | None = None,
         extra_body: dict[str, Any] | None = None,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"base_url must start with http:// or https://, got {url!r}")
         if concurrency < 1 or max_retries < 0 or timeout <= 0:
             raise ValueError("need concurrency >= 1, max_retries >= 0 and timeout > 0")
-        self.base_url = base_url.rstrip("/")
+        self.base_urls = tuple(u.rstrip("/") for u in urls)
+        self.base_url = self.base_urls[0] if self.base_urls else ""
+        self.pool = ReplicaPool(
+            self.base_urls,
+            per_replica=concurrency,
+            cooldown=replica_cooldown_seconds,
+            max_cooldown=max(max_backoff_seconds, replica_cooldown_seconds),
+        )
         self.model = model
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.timeout = timeout
@@ -128,12 +152,26 @@ class OpenAIChatModel:
         base = min(self.backoff_seconds * (2**attempt), self.max_backoff_seconds)
         return base * (0.5 + random.random() / 2)  # jitter: retries of a batch do not align
 
+    def _where(self) -> str:
+        if len(self.base_urls) == 1:
+            return self.base_url
+        return f"{len(self.base_urls)} replicas [{self.pool.describe()}]"
+
+    async def _claim(self, route: _Route) -> Replica:
+        """A slot on the replica this attempt goes to (waits while every one is full)."""
+        async with route.room:
+            while (replica := self.pool.pick()) is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(route.room.wait(), self.pool.wait_hint())
+            return replica
+
+    async def _release(self, route: _Route, replica: Replica, ok: bool | None) -> None:
+        async with route.room:
+            self.pool.release(replica, ok=ok)
+            route.room.notify_all()
+
     async def _one(
-        self,
-        client: httpx.AsyncClient,
-        gate: asyncio.Semaphore,
-        conversation: Conversation,
-        params: GenerationParams,
+        self, route: _Route, conversation: Conversation, params: GenerationParams
     ) -> tuple[str, dict[str, Any]]:
         payload = self._payload(conversation, params)
         last_problem = ""
@@ -141,7 +179,11 @@ class OpenAIChatModel:
             if attempt:
                 self.retries += 1
             response: httpx.Response | None = None
-            async with gate:
+            replica = await self._claim(route)
+            client = route.clients[replica.url]
+            answer: tuple[str, dict[str, Any]] | None = None
+            healthy: bool | None = False
+            try:
                 self.requests_sent += 1
                 try:
                     response = await client.post("/chat/completions", json=payload)
@@ -149,28 +191,40 @@ class OpenAIChatModel:
                     last_problem = f"{type(exc).__name__}: no answer within {self.timeout:g} s"
                 except httpx.TransportError as exc:  # refused, reset, torn bodies, DNS
                     last_problem = f"{type(exc).__name__}: {str(exc) or 'connection closed'}"
-            if response is not None:
-                status = response.status_code
-                if status == 200:
-                    try:
-                        return _parse(response)
-                    except _MalformedAnswer as exc:
-                        last_problem = str(exc)
-                else:
-                    last_problem = f"HTTP {status}: {_snippet(response)}"
-                    if status not in _RETRY_STATUS and status < 500:
-                        raise await self._refused(client, status, last_problem)
-            if attempt < self.max_retries:
+                if response is not None:
+                    status = response.status_code
+                    if status == 200:
+                        try:
+                            answer = _parse(response)
+                            healthy = True
+                        except _MalformedAnswer as exc:
+                            last_problem = str(exc)
+                    else:
+                        last_problem = f"HTTP {status}: {_snippet(response)}"
+                        if status not in _RETRY_STATUS and status < 500:
+                            healthy = None  # the request is refused, not the replica broken
+            finally:
+                await self._release(route, replica, healthy)
+            if answer is not None:
+                return answer
+            if healthy is None and response is not None:
+                raise await self._refused(client, replica.url, response.status_code, last_problem)
+            if len(self.base_urls) > 1:
+                last_problem = f"{replica.url}: {last_problem}"
+            # Another healthy replica takes the retry at once; a lone or all-failing set waits.
+            if attempt < self.max_retries and not self.pool.another_is_healthy(replica):
                 await asyncio.sleep(self._delay(attempt, response))
         raise ModelError(
-            f"{self.base_url} failed after {self.max_retries + 1} attempts; last: {last_problem}"
+            f"{self._where()} failed after {self.max_retries + 1} attempts; last: {last_problem}"
         )
 
-    async def _refused(self, client: httpx.AsyncClient, status: int, problem: str) -> ModelError:
+    async def _refused(
+        self, client: httpx.AsyncClient, url: str, status: int, problem: str
+    ) -> ModelError:
         """The error for a status that retrying cannot fix, naming what to change."""
         if status in (401, 403):
             return ModelEndpointError(
-                f"{self.base_url} refused the credentials ({problem}); set OPENAI_API_KEY "
+                f"{url} refused the credentials ({problem}); set OPENAI_API_KEY "
                 "to a key this server accepts"
             )
         if status == 404:
@@ -182,10 +236,9 @@ class OpenAIChatModel:
             else:
                 hint = f"it serves {', '.join(served[:8]) or 'no models'}: fix #MODEL in the spec"
             return ModelEndpointError(
-                f"{self.base_url} has no model {self.model!r} or no /chat/completions "
-                f"({problem}); {hint}"
+                f"{url} has no model {self.model!r} or no /chat/completions ({problem}); {hint}"
             )
-        return ModelError(f"{self.base_url} refused the request ({problem})")
+        return ModelError(f"{url} refused the request ({problem})")
 
     async def _served_models(self, client: httpx.AsyncClient) -> list[str] | None:
         if self._served is None:
@@ -203,16 +256,22 @@ class OpenAIChatModel:
         """One completion or one :class:`ModelError` per conversation: a failed request
         never costs the others their answers."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        gate = asyncio.Semaphore(self.concurrency)
-        async with httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=self.concurrency),
-            verify=self._ssl(),
-        ) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            clients = {
+                url: await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        base_url=url,
+                        headers=headers,
+                        timeout=httpx.Timeout(self.timeout),
+                        limits=httpx.Limits(max_connections=self.concurrency),
+                        verify=self._ssl(),
+                    )
+                )
+                for url in self.base_urls
+            }
+            route = _Route(clients, asyncio.Condition())
             results = await asyncio.gather(
-                *(self._one(client, gate, c, params) for c in conversations),
+                *(self._one(route, c, params) for c in conversations),
                 return_exceptions=True,
             )
         outputs: list[str | ModelError] = []
@@ -224,7 +283,7 @@ class OpenAIChatModel:
                 error = (
                     result
                     if isinstance(result, ModelError)
-                    else ModelError(f"{self.base_url}: {type(result).__name__}: {result}")
+                    else ModelError(f"{self._where()}: {type(result).__name__}: {result}")
                 )
                 outputs.append(error)
                 self.last_usage.append({})

@@ -13,8 +13,14 @@ run, so ``identity()`` leaves it out.
 The string syntax the command lines accept (:func:`parse_model_spec`, :meth:`to_string`)::
 
     openai:URL#MODEL         openai:http://h:8000/v1?concurrency=4&timeout=60#lemur
+    openai:URL,URL,...#MODEL openai:http://a:8000/v1,http://b:8000/v1?concurrency=4#lemur
     hf:PATH                  hf:smollm2, hf:/models/x#threads=1&batch_size=4
     scripted:FILE            scripted:replay.yaml
+
+Several comma-separated URLs are data-parallel replicas of one served model (vLLM behind no
+load balancer): requests go to the replica with the fewest outstanding, ``concurrency`` per
+replica, a failing one is skipped for a while. The options after ``?`` apply to every replica.
+The replica list is transport: a run resumed against another set of replicas is the same run.
 
 ``load_model`` accepts either form and builds the backend.
 """
@@ -26,9 +32,9 @@ from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from lemur_core import ChatModel
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-_FORMS = "openai:URL#MODEL, hf:PATH (or hf:smollm2) or scripted:FILE"
+_FORMS = "openai:URL#MODEL (or openai:URL,URL,...#MODEL), hf:PATH (or hf:smollm2) or scripted:FILE"
 
 
 class HTTPTransport(BaseModel):
@@ -37,17 +43,21 @@ class HTTPTransport(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     timeout: float = Field(default=120.0, gt=0, description="seconds per request attempt")
-    concurrency: int = Field(default=8, ge=1, description="requests in flight")
+    concurrency: int = Field(default=8, ge=1, description="requests in flight per replica")
     max_retries: int = Field(default=4, ge=0, description="retries of a failed request")
     backoff_seconds: float = Field(default=0.5, ge=0, description="first retry's delay")
     max_backoff_seconds: float = Field(default=30.0, ge=0, description="cap on any delay")
+    replica_cooldown_seconds: float = Field(
+        default=2.0, ge=0, description="first pause of a replica after it failed (doubles)"
+    )
 
 
 class OpenAISpec(BaseModel):
     """A model behind an OpenAI-compatible ``/chat/completions`` endpoint.
 
     Identity: ``model`` (the served name) and ``context_window`` (it decides how histories
-    are trimmed). Transport: ``base_url`` (the server's address) and ``transport``.
+    are trimmed). Transport: ``base_url`` (the server's address), ``replicas`` (more addresses
+    serving the same model) and ``transport``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -57,6 +67,21 @@ class OpenAISpec(BaseModel):
     model: str = Field(min_length=1, description="the served model name")
     context_window: int | None = Field(default=None, ge=16)
     transport: HTTPTransport = HTTPTransport()
+    replicas: tuple[Annotated[str, Field(pattern=r"^https?://")], ...] = Field(
+        default=(), description="more API roots serving the same model (data-parallel replicas)"
+    )
+
+    @model_validator(mode="after")
+    def _distinct_urls(self) -> OpenAISpec:
+        urls = [u.rstrip("/") for u in self.base_urls]
+        if len(set(urls)) != len(urls):
+            raise ValueError(f"a base URL is listed twice: {', '.join(self.base_urls)}")
+        return self
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        """Every replica's API root, ``base_url`` first."""
+        return (self.base_url, *self.replicas)
 
     def identity(self) -> str:
         """What decides the answers, as a stable string (``openai:MODEL``)."""
@@ -73,14 +98,14 @@ class OpenAISpec(BaseModel):
         if self.context_window is not None:
             options["context_window"] = self.context_window
         query = f"?{urlencode(options)}" if options else ""
-        return f"openai:{self.base_url}{query}#{self.model}"
+        return f"openai:{','.join(self.base_urls)}{query}#{self.model}"
 
     def build(self) -> ChatModel:
         """The backend (:class:`~lemur_agents.models.openai_http.OpenAIChatModel`)."""
         from lemur_agents.models.openai_http import OpenAIChatModel
 
         return OpenAIChatModel(
-            self.base_url,
+            list(self.base_urls),
             self.model,
             context_window=self.context_window,
             **self.transport.model_dump(),
@@ -191,17 +216,24 @@ def parse_model_spec(spec: str) -> OpenAISpec | HFSpec | ScriptedSpec:
                     f"model spec {spec!r} names no model: write openai:URL#MODEL, "
                     "e.g. openai:http://localhost:8000/v1#my-model"
                 )
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ValueError(
-                    f"model spec {spec!r}: the URL must start with http:// or https://, "
-                    "e.g. openai:http://localhost:8000/v1#my-model"
-                )
+            # The options follow the last URL and apply to all: "A,B?timeout=60#M".
+            addresses, _, query = url.partition("?")
+            roots: list[str] = []
+            for address in addresses.split(","):
+                parts = urlsplit(address.strip())
+                if parts.scheme not in ("http", "https") or not parts.netloc:
+                    raise ValueError(
+                        f"model spec {spec!r}: each URL must start with http:// or https://, "
+                        "e.g. openai:http://localhost:8000/v1#my-model or "
+                        "openai:http://a:8000/v1,http://b:8000/v1#my-model"
+                    )
+                roots.append(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")))
             known = {k: type(v) for k, v in HTTPTransport().model_dump().items()}
-            values = _numbers(spec, dict(parse_qsl(parts.query)), {**known, "context_window": int})
+            values = _numbers(spec, dict(parse_qsl(query)), {**known, "context_window": int})
             window = values.pop("context_window", None)
             return OpenAISpec(
-                base_url=urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+                base_url=roots[0],
+                replicas=tuple(roots[1:]),
                 model=model,
                 context_window=int(window) if window is not None else None,
                 transport=HTTPTransport.model_validate(values),
