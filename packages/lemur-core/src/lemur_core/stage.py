@@ -396,6 +396,8 @@ class Claim:
         """
         if self.status is StageStatus.REUSED:
             raise StageError(f"{self.out} was reused; there is nothing to publish")
+        if not self.primary:
+            raise StageError(f"{self.out}: only the process holding the claim (primary) publishes")
         src = Path(staging) if staging is not None else self.staging
         with disk_errors(self.out):
             if manifest is None:

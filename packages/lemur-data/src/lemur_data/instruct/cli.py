@@ -45,6 +45,9 @@ def build(
         False, "--verbose", "-v", help="log the first removals per reason"
     ),
     overrides: SetOption = None,
+    verify: bool = typer.Option(
+        False, "--verify", help="re-hash every file of an existing artifact before reusing it"
+    ),
 ) -> None:
     """Build the instruction set artifact (examples.jsonl + manifest.json) and print Table 1."""
     from lemur_data.instruct.build import build_instruct
@@ -53,7 +56,9 @@ def build(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
     try:
-        result = build_instruct(_load(config, overrides), out, force=force, progress=True)
+        result = build_instruct(
+            _load(config, overrides), out, force=force, progress=True, verify=verify
+        )
     except StaleArtifactError as exc:
         typer.echo(f"{exc} (pass --force to rebuild)", err=True)
         raise typer.Exit(1) from exc
