@@ -4,7 +4,7 @@ The released agent harnesses run episodes one by one; lemur-agents advances ever
 with one batched model call per turn. Both sides here run the same episodes (same model,
 greedy decoding, same env) in the same process; the script prints wall times and the speed-up.
 
-    uv run python benchmarks/agents_batching.py [--episodes 4] [--turns 2] [--max-new-tokens 8]
+    uv run python benchmarks/agents_batching.py [--episodes 4] [--turns 2] [--max-new-tokens 8] [--json PATH]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import gymnasium as gym
+from _results import Results, add_json_option
 from gymnasium import spaces
 from lemur_agents.loop import EpisodeSpec, run_episodes
 from lemur_agents.models.transformers_local import TransformersChatModel
@@ -46,7 +47,9 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=2)
     parser.add_argument("--max-new-tokens", type=int, default=8)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_json_option(parser)
     args = parser.parse_args()
+    results = Results("agents_batching", vars(args))
     model = TransformersChatModel(
         smollm2_hf_dir(), batch_size=args.episodes, num_threads=args.threads
     )
@@ -77,6 +80,15 @@ def main() -> None:
     print(f"lemur batched loop    : {batched_s:7.2f} s  ({turns / batched_s:6.2f} turns/s)")
     print(f"speed-up (sequential / batched): {sequential_s / batched_s:.2f}x")
     print(f"episodes with identical greedy transcripts: {same}/{args.episodes}")
+    results.add(
+        f"batched episode loop ({args.episodes} episodes, SmolLM2-135M)",
+        metric="turns/s",
+        ours=turns / batched_s,
+        peer="one episode at a time",
+        peers=turns / sequential_s,
+        note=f"identical greedy transcripts {same}/{args.episodes}",
+    )
+    results.write(args.json)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Cost of isolation: sandboxed calls vs plain subprocesses, persistent session vs a fresh
 interpreter per cell (what a harness without a session pays).
 
-    uv run python benchmarks/agents_sandbox.py [--calls 30]
+    uv run python benchmarks/agents_sandbox.py [--calls 30] [--json PATH]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
+from _results import Results, add_json_option
 from lemur_agents.sandbox import PythonSession, Sandbox
 
 
@@ -29,7 +30,9 @@ def _median_ms(fn: Callable[[], object], calls: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=30)
+    add_json_option(parser)
     args = parser.parse_args()
+    results = Results("agents_sandbox", vars(args))
     code = "print(sum(range(1000)))"
     with Sandbox() as sandbox, PythonSession() as session, tempfile.TemporaryDirectory() as tmp:
         work = sandbox.scratch_dir()
@@ -55,6 +58,35 @@ def main() -> None:
     )
     print(f"persistent sandboxed session  : {cell:7.2f} ms per cell")
     print(f"fresh sandboxed interpreter / session cell: {boxed / cell:.1f}x")
+    level = {"isolation": str(sandbox.isolation_level)}
+    results.add(
+        "sandboxed python -c",
+        metric="ms (median)",
+        ours=boxed,
+        peer="plain subprocess",
+        peers=plain,
+        better="lower",
+        parameters=level,
+    )
+    results.add(
+        "sandboxed sh -c echo",
+        metric="ms (median)",
+        ours=shell_boxed,
+        peer="plain subprocess",
+        peers=shell_plain,
+        better="lower",
+        parameters=level,
+    )
+    results.add(
+        "persistent sandboxed session cell",
+        metric="ms (median)",
+        ours=cell,
+        peer="fresh sandboxed interpreter",
+        peers=boxed,
+        better="lower",
+        parameters=level,
+    )
+    results.write(args.json)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ request cache, per-episode persistence) versus the upstream harnesses' way (one 
 another, one request at a time). It also reports the harness's own overhead: wall time not spent
 waiting on the server, as a share of the runner's wall time.
 
-    uv run python benchmarks/bench_runner_throughput.py [--episodes 64] [--latency 0.05]
+    uv run python benchmarks/bench_runner_throughput.py [--episodes 64] [--latency 0.05] [--json PATH]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from _results import Results, add_json_option
 from lemur_agents.models import load_model
 from lemur_bench import run_suite
 from lemur_core import atomic_write_text
@@ -99,7 +100,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=256)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=32)
+    add_json_option(parser)
     args = parser.parse_args()
+    results = Results("bench_runner_throughput", vars(args))
     # The server runs in its own process, as a real one would: its CPU time must not be
     # taken from the harness under measurement (they would share one GIL in a thread).
     ctx = multiprocessing.get_context("spawn")
@@ -139,6 +142,21 @@ def main() -> None:
     print(f"lemur-bench runner:      {batched:.2f} s = {n / batched:.1f} episodes/s")
     print(f"speed-up over sequential: {seq / batched:.1f}x")
     print(f"harness overhead (runner wall time not waiting on the model): {100 * overhead:.0f}%")
+    results.add(
+        f"evaluation runner ({n} episodes, {args.latency * 1000:.0f} ms latency, "
+        f"concurrency {args.concurrency})",
+        metric="episodes/s",
+        ours=n / batched,
+        peer="one by one",
+        peers=n / seq,
+    )
+    results.add(
+        "evaluation runner harness overhead",
+        metric="share of wall time",
+        ours=overhead,
+        better="lower",
+    )
+    results.write(args.json)
 
 
 if __name__ == "__main__":

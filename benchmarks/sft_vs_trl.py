@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _results import Results, add_json_option
+
 # Same loss masking for TRL: its assistant_only_loss reads {% generation %} blocks in the template.
 TRL_TEMPLATE = (
     "{% for message in messages %}"
@@ -46,7 +48,7 @@ def _ours(root: Path, base: Path, instruct: Path, args: argparse.Namespace) -> d
         checkpoint=SFTCheckpointConfig(every_steps=10_000),
         torch_threads=args.threads,
     )
-    manifest = finetune(config, instruct, base, root / "ours", force=True)
+    manifest = finetune(config, instruct, base, root / "ours", force=True).manifest
     rows = [json.loads(x) for x in (root / "ours" / "metrics.jsonl").read_text().splitlines()][1:]
     tokens = sum(r["tokens"] for r in rows)
     seconds = sum(r["step_s"] for r in rows)
@@ -138,7 +140,9 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs of each trainer")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both trainers")
+    add_json_option(parser)
     args = parser.parse_args()
+    results = Results("sft_vs_trl", vars(args))
 
     import torch
 
@@ -174,6 +178,23 @@ def main() -> None:
     )
     print(f"tokens/s of every run (best kept): {spread}")
     print(f"ratio lemur-sft / TRL tokens/s: {ours['tokens_per_s'] / trl['tokens_per_s']:.2f}x")
+    model_desc = f"{args.layers} layers d{args.hidden}, batch {args.micro} x {args.accum}"
+    results.add(
+        f"SFT throughput ({model_desc})",
+        metric="real tokens/s",
+        ours=ours["tokens_per_s"],
+        peer="TRL SFTTrainer",
+        peers=trl["tokens_per_s"],
+        parameters={"tokens_per_s_every_run": spread},
+    )
+    results.add(
+        "SFT real-token share",
+        metric="real / computed tokens",
+        ours=ours["real_token_share"],
+        peer="TRL SFTTrainer",
+        peers=trl["real_token_share"],
+    )
+    results.write(args.json)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import torch
+from _results import Results, add_json_option
 from lemur_train.config import MeshConfig, ModelConfig, OptimizerConfig
 from lemur_train.flops import measure_cpu_peak, train_flops_per_token
 from lemur_train.hf_format import save_hf
@@ -38,7 +39,9 @@ def main() -> None:
     parser.add_argument("--seq", type=int, default=256)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=10)
+    add_json_option(parser)
     args = parser.parse_args()
+    results = Results("train_step_throughput", vars(args))
 
     cfg = ModelConfig(
         vocab_size=args.vocab,
@@ -112,6 +115,24 @@ def main() -> None:
     print(f"lemur-train JAX  {jax_tps:10,.0f} tokens/s   MFU {flops * jax_tps / peak:6.1%}")
     print(f"HF torch         {torch_tps:10,.0f} tokens/s   MFU {flops * torch_tps / peak:6.1%}")
     print(f"ratio JAX/torch  {jax_tps / torch_tps:.2f}x")
+    model_desc = f"{args.layers} layers d{args.hidden}, batch {args.batch} x {args.seq}"
+    results.add(
+        f"pre-training step ({model_desc})",
+        metric="tokens/s",
+        ours=jax_tps,
+        peer="Transformers + torch",
+        peers=torch_tps,
+        parameters={"first_loss": [jax_first_loss, torch_first_loss]},
+    )
+    results.add(
+        f"pre-training step MFU ({model_desc})",
+        metric="share of measured matmul peak",
+        ours=flops * jax_tps / peak,
+        peer="Transformers + torch",
+        peers=flops * torch_tps / peak,
+        parameters={"peak_gflops": peak / 1e9},
+    )
+    results.write(args.json)
 
 
 if __name__ == "__main__":

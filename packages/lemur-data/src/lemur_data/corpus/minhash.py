@@ -1,8 +1,9 @@
 """MinHash signatures and LSH buckets computed with whole-array numpy operations.
 
-Drop-in datatrove steps for ``MinhashDedupSignature`` and ``MinhashDedupBuckets`` that write and
-read the same files (``bucket_XXX/RANK.minhash.sig`` records of ``rows`` hashes plus the document
-index, sorted; ``BUCKET_WORKER.dups`` records ``(rank1, doc1, rank2, doc2)``). datatrove spends
+Drop-in datatrove steps for ``MinhashDedupSignature`` and ``MinhashDedupBuckets`` (same
+constructor arguments as the build passes them) that write and read the same files
+(``bucket_XXX/RANK.minhash.sig`` records of ``rows`` hashes plus the document index, sorted;
+``BUCKET_WORKER.dups`` records ``(rank1, doc1, rank2, doc2)``). datatrove spends
 its time in Python per shingle (join the words, call xxhash) and per permutation value (a
 ``% (2^61 - 1)`` over an ``shingles x permutations`` array); here a batch of documents is hashed in
 a fixed number of numpy calls:
@@ -47,6 +48,8 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import MinhashConfig
 from datatrove.utils.text import TextNormConfig, simplify_text
 from datatrove.utils.typeshelper import StatHints
+
+from lemur_data.corpus.dedup import CodeWordTokenizer
 
 _U64 = np.uint64
 _U32 = np.uint32
@@ -290,12 +293,19 @@ class VectorMinhashSignature(PipelineStep):
         self,
         output_folder: str,
         config: MinhashConfig,
+        language: object = None,
         batch_size: int = 256,
         batch_chars: int = 1 << 20,
         spill_bytes: int = 64 << 20,
     ) -> None:
         super().__init__()
         _check_config(config)
+        if language is not None and not isinstance(language, CodeWordTokenizer):
+            raise ValueError(
+                "the vectorized MinHash tokenizes as CodeWordTokenizer does; pass "
+                "language=CodeWordTokenizer() (or nothing), or use datatrove's "
+                "MinhashDedupSignature for another tokenizer"
+            )
         self.output_folder = Path(output_folder)
         self.config = config
         self.batch_size = batch_size
@@ -388,9 +398,20 @@ class VectorMinhashBuckets(PipelineStep):
     type = "🫂 - DEDUP"
     name = "🎯 MinHash LSH buckets (vectorized)"
 
-    def __init__(self, input_folder: str, output_folder: str, config: MinhashConfig) -> None:
+    def __init__(
+        self,
+        input_folder: str,
+        output_folder: str,
+        config: MinhashConfig,
+        only_dedup_in_index: bool = False,
+    ) -> None:
         super().__init__()
         _check_config(config)
+        if only_dedup_in_index:
+            raise ValueError(
+                "VectorMinhashBuckets matches documents of the input against each other; it has "
+                "no index (only_dedup_in_index=False), use datatrove's MinhashDedupBuckets for one"
+            )
         self.input_folder = Path(input_folder)
         self.output_folder = Path(output_folder)
         self.config = config
