@@ -13,12 +13,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lemur_core.manifest import (
     ArtifactManifest,
+    InputRef,
     ManifestError,
     Producer,
     StaleArtifactError,
@@ -252,3 +254,46 @@ def test_read_only_directory_gives_one_line_error_and_no_scratch(tmp_path: Path)
     assert len(lines) == 1, proc.stderr
     assert f"cannot write {parent}/.art.lock: read-only file system; " in lines[0]
     assert list(parent.iterdir()) == []
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv to run the writer as another user",
+)
+def test_permission_denied_gives_one_line_error_and_no_scratch() -> None:
+    # pytest's own tmp_path is private to root; this directory is readable, not writable, by others.
+    parent = Path(tempfile.mkdtemp(prefix="lemur-stage-perm-"))
+    try:
+        parent.chmod(0o755)
+        proc = subprocess.run(
+            [
+                *("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable),
+                *(str(WORKER), str(parent / "art"), json.dumps(CONFIG)),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd="/",
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines() == [
+            f"error: cannot write {parent}/.art.lock: permission denied; make it writable by this "
+            "user (chmod/chown) or choose another output directory"
+        ]
+        assert list(parent.iterdir()) == []
+    finally:
+        shutil.rmtree(parent)
+
+
+def test_a_damaged_input_artifact_is_named_before_any_work(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    _report(_run(source))
+    with (source / "data.bin").open("r+b") as handle:
+        handle.truncate(10)
+    ref = InputRef(path=str(source), kind="toy", sha256="a" * 64)
+    out = tmp_path / "derived"
+    with pytest.raises(
+        StageError, match=r"input toy artifact .*source is damaged: .*data\.bin is 10"
+    ):
+        claim(out, "derived", CONFIG, [ref], schema_version=1)
+    assert not default_scratch(out).exists()

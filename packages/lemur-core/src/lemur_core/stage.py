@@ -264,7 +264,26 @@ class Claim:
             self._forget(force_reason="forced")
         elif self._reusable(verify):
             return
+        self._check_inputs(verify)
         self._prepare_scratch(stale_scratch)
+
+    def _check_inputs(self, verify: bool) -> None:
+        # An input artifact whose manifest lists its files is checked like a reuse would be, so
+        # a truncated shard fails here with its name instead of as garbage deep in the work.
+        for ref in self.inputs:
+            root = Path(ref.path)
+            if not (root / MANIFEST_NAME).is_file():
+                continue  # not a lemur artifact (a plain HF directory, say): nothing listed
+            try:
+                found = read_manifest(root)
+            except ManifestError:
+                continue  # the input's own stage reports an unreadable manifest
+            problem = check_files(root, found, verify=verify)
+            if problem is not None:
+                raise StageError(
+                    f"input {ref.kind} artifact {root} is damaged: {problem}; rebuild it (run its "
+                    "stage again, with --force if needed)"
+                )
 
     def _forget(self, force_reason: str) -> None:
         previous = self._previous_config()
