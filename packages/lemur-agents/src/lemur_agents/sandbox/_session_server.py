@@ -403,7 +403,8 @@ class Supervisor:
         A scan of /proc is not atomic: a process listed alive that forks and exits during the
         scan shows as a zombie while its new child was not listed. So the scans stop only at
         one that finds nothing alive and no zombie that was not already dead in the scan
-        before (a process dead then cannot have forked since).
+        before (a process dead then cannot have forked since), or at one that finds nothing at
+        all (an exited process stays a zombie until reaped, and no one reaps during a scan).
         """
         me = os.getpid()
         dead_before = None
@@ -422,7 +423,8 @@ class Supervisor:
                         dead.add(pid)
                     elif pid != self.worker:
                         alive.append(pid)
-            if not alive and dead_before is not None and dead <= dead_before:
+            # Nothing below but the worker, not even a zombie: nothing ran during the scan.
+            if not alive and (not dead or (dead_before is not None and dead <= dead_before)):
                 break
             for pid in alive:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
