@@ -15,12 +15,14 @@ Public API::
         result.stdout, result.stderr, result.exit_code        # exit_code < 0: killed by signal
         result.timed_out, result.truncated, result.killed_reason
         sandbox.isolation_level
-        # e.g. "cgroup-pids+userns+netns+pidns+mountns-ro+home-hidden+nocaps+rlimits"
+        # e.g. "cgroup-pids+userns+netns+pidns+mountns-ro+home-hidden+data-hidden+tmp-private
+        #       +secrets-hidden+nocaps+rlimits"
     Sandbox(limits, hidden_paths=None, visible_paths=("/root/data",))   # defaults hide homes
 
     with PythonSession(limits) as session:               # state persists across run() calls
         session.run("x = 1")
         session.run("x + 1").stdout == "2\\n"
+        session.run(code).restarted    # True: the interpreter was replaced, variables are gone
 
 :func:`isolation_plan` says what this machine allows; record ``isolation_level`` in every run.
 """

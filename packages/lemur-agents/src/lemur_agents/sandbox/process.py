@@ -102,9 +102,10 @@ class Sandbox:
     machine allowed (see :mod:`lemur_agents.sandbox.isolation`). Only ``cwd`` is writable when
     mount namespaces are available; the environment is scrubbed to ``PATH``, ``HOME``,
     ``TMPDIR``, ``LANG`` plus the ``env`` extras. ``hidden_paths`` (default: the caller's home,
-    ``/root``, ``/home``) are covered by empty directories in the child, except the Python
-    installation, the working directory and ``visible_paths`` (pass a data directory there if
-    a program must read it from under a home directory).
+    ``/root``, ``/home``) are covered by empty directories in the child, and so are, always, the
+    top-level directories outside the system tree, the temporary directories and files others
+    may not read — except the Python installation, the working directory and ``visible_paths``
+    (pass a data directory there if a program must read it).
     """
 
     def __init__(
