@@ -335,3 +335,16 @@ def test_multiprocessing_works_in_a_session(session: PythonSession) -> None:
     code = "import multiprocessing as mp\nwith mp.Pool(2) as pool:\n    out = pool.map(abs, [-1, -2])\nout"
     result = session.run(code, timeout=30)
     assert result.stdout == "[1, 2]\n" and not result.restarted, result
+
+
+def test_visible_paths_re_expose_a_hidden_directory(sandbox: Sandbox) -> None:
+    _needs(sandbox, "data-hidden", "home-hidden", "tmp-private")
+    here = Path(__file__).resolve()
+    if here.parts[1] in ("usr", "opt", "var", "etc", "boot", "run"):
+        pytest.skip(f"the checkout lives under /{here.parts[1]}, which the sandbox shows anyway")
+    with Sandbox(LIMITS, visible_paths=(str(here.parent),)) as shown:
+        work = shown.scratch_dir()
+        seen = shown.run(["head", "-c", "3", str(here)], cwd=work)
+        hidden = sandbox.run(["head", "-c", "3", str(here)], cwd=sandbox.scratch_dir())
+    assert seen.stdout == '"""', seen
+    assert hidden.exit_code != 0 and hidden.stdout == "", hidden
