@@ -161,3 +161,22 @@ def test_published_notebook_has_37_problems_and_every_reference_passes() -> None
         if not (verdict := check_solution(suite, p, p.reference)).passed
     }
     assert not failures
+
+
+def test_env_plays_a_problem_to_reward_one_on_the_second_turn(fixture_notebook: Path) -> None:
+    from lemur_agents.envs.robotics.robocodegen_env import RoboCodeGenEnv
+
+    env = RoboCodeGenEnv({"notebook_path": fixture_notebook, "seed": 3})
+    try:
+        obs, _ = env.reset(options={"task_id": "robocodegen/count_positive"})
+        assert "# define function: n = count_positive(xs)." in obs and "'import'" in obs
+        obs, reward, done, _, info = env.step(
+            "```python\ndef count_positive(xs):\n    return 0\n```"
+        )
+        assert (reward, done) == (0.0, False) and obs.startswith("Test failed")
+        assert info["input_mode"] == "seeded" and info["seed"] == 3
+        answer = "def count_positive(xs):\n    return int(sum(1 for x in xs if x > 0))"
+        obs, reward, done, _, _ = env.step(answer)
+        assert (reward, done) == (1.0, True) and obs == "All 4 tests passed."
+    finally:
+        env.close()

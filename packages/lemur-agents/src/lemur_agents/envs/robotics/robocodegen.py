@@ -151,10 +151,33 @@ def _definitions(tree: ast.Module, source: str) -> dict[str, tuple[str, set[str]
     return out
 
 
+def _context_names(tree: ast.Module, context: str) -> set[str]:
+    """Names generated code sees: ``prompt_f_gen_exec``'s top-level definitions and what the
+    problems cell adds with ``context_vars['name'] = ...``."""
+    names: set[str] = set()
+    parsed = _parse(context)
+    for node in parsed.body if parsed is not None else []:
+        if isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if (
+                    isinstance(target, ast.Subscript)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "context_vars"
+                    and isinstance(target.slice, ast.Constant)
+                    and isinstance(target.slice.value, str)
+                ):
+                    names.add(target.slice.value)
+    return names
+
+
 def _with_helpers(
     f_name: str, sol: ast.expr, source: str, defs: dict[str, tuple[str, set[str]]]
 ) -> str:
-    """Source that defines ``f_name`` as ``sol`` plus the cell's functions it needs."""
+    """Source that defines ``f_name`` as ``sol`` plus the cell's functions it needs (those the
+    check context does not already provide: ``defs`` excludes them)."""
     if isinstance(sol, ast.Name) and sol.id in defs:
         root_src, root_used = defs[sol.id]
         if sol.id != f_name:
@@ -222,7 +245,8 @@ def load_notebook(path: str | Path) -> RoboCodeGenSuite:
         )
     source, tree = problems_cell
     assigned = _assigned(tree)
-    defs = _definitions(tree, source)
+    provided = _context_names(tree, context)
+    defs = {k: v for k, v in _definitions(tree, source).items() if k not in provided}
     problems: list[RoboCodeGenProblem] = []
     for list_name in _list_names(assigned["all_problems"]):
         if list_name not in assigned:
