@@ -17,6 +17,7 @@ def test_site_urls_and_auth_dir_are_part_of_the_run_config_and_reach_the_web_env
 ) -> None:
     fixtures = write_fixtures(tmp_path / "fx")
     out = tmp_path / "run"
+    (tmp_path / ".auth").mkdir()  # --auth-dir must exist
     result = CliRunner().invoke(
         app,
         [

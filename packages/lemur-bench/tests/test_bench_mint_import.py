@@ -183,12 +183,12 @@ def test_bad_inputs_give_one_line_naming_the_fix(tmp_path: Path) -> None:
     junk = tmp_path / "outputs/m/F=None/max5_p2+tool+cd/reasoning/gsm8k/results.jsonl"
     _write(junk, [{"not": "mint"}])
     res = runner.invoke(app, ["import", "mint", str(junk), "--out", str(tmp_path / "o")])
-    assert res.exit_code == 2 and "not a MINT results line" in res.output
+    assert res.exit_code == 3 and "not a MINT results line" in res.output
     anywhere = _write(tmp_path / "results.jsonl", [])
     res = runner.invoke(app, ["import", "mint", str(anywhere), "--out", str(tmp_path / "o")])
-    assert res.exit_code == 2 and "pass --task" in res.output
+    assert res.exit_code == 3 and "pass --task" in res.output
     res = runner.invoke(app, ["rescore", str(tmp_path / "nothing")])
-    assert res.exit_code == 2 and "episodes.jsonl" in res.output
+    assert res.exit_code == 3 and "episodes.jsonl" in res.output
     with pytest.raises(MintImportError, match="ALFWorld"):
         import_mint([anywhere], tmp_path / "o", task="alfworld")
 

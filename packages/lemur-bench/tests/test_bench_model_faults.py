@@ -147,7 +147,7 @@ def test_the_cli_exits_nonzero_and_says_how_many_episodes_did_not_finish(
     spec = f"openai:http://127.0.0.1:{_dead_port()}/v1?timeout=0.5&max_retries=0#lemur"
     args = ["run", "--suite", "gsm8k", "--model", spec, "--out", str(tmp_path / "run")]
     result = CliRunner().invoke(app, [*args, "--tasks-dir", str(fixtures)])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 4, result.output  # model/server class (docs/errors.md)
     text = " ".join(result.output.split())
     assert "run incomplete: 0 of 2 planned episodes finished, 2 ended in model_error" in text
     assert "ConnectError" in text and "Traceback" not in text
@@ -259,7 +259,7 @@ def test_a_second_writer_is_refused_until_the_first_is_killed(
                 str(fixtures),
             ],
         )
-        assert result.exit_code == 2 and "already running" in result.output
+        assert result.exit_code == 5 and "already running" in result.output
         assert healthy.requests == 0
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

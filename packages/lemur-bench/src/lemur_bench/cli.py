@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from lemur_core.cli_app import lemur_typer
+from lemur_core.cli_errors import InputError
 from rich.console import Console
 from rich.table import Table
 
 from lemur_bench import __version__
 
-app = typer.Typer(help="lemur-bench: the paper's benchmark suite", no_args_is_help=True)
+# lemur_typer: expected errors are one line with their class's exit code (docs/errors.md).
+app = lemur_typer(help="lemur-bench: the paper's benchmark suite", version=__version__)
 console = Console()
 if not console.is_terminal:  # piped or captured: rich's 80-column default would wrap every cell
     console = Console(width=200)
@@ -70,12 +73,15 @@ def run(
     ],
     model: Annotated[str, typer.Option(help="openai:URL#MODEL, hf:PATH or scripted:FILE")],
     out: Annotated[Path, typer.Option(help="run directory (resumes when it exists)")],
-    tasks_dir: Annotated[Path | None, typer.Option(help="local data/fixtures directory")] = None,
-    limit_per_task: Annotated[
-        int | None, typer.Option(help="first N tasks of each benchmark")
+    tasks_dir: Annotated[
+        Path | None,
+        typer.Option(exists=True, file_okay=False, help="local data/fixtures directory"),
     ] = None,
-    concurrency: Annotated[int, typer.Option(help="live episodes per model round")] = 16,
-    max_new_tokens: Annotated[int, typer.Option()] = 512,
+    limit_per_task: Annotated[
+        int | None, typer.Option(min=1, help="first N tasks of each benchmark")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="live episodes per model round")] = 16,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="reply length limit")] = 512,
     scoring_mode: Annotated[
         str,
         typer.Option(
@@ -101,7 +107,8 @@ def run(
         ),
     ] = None,
     auth_dir: Annotated[
-        Path | None, typer.Option(help="WebArena .auth directory (login states)")
+        Path | None,
+        typer.Option(exists=True, file_okay=False, help="WebArena .auth directory (login states)"),
     ] = None,
     max_model_errors: Annotated[
         int,
@@ -109,15 +116,18 @@ def run(
             min=0, help="stop after this many episodes in a row end in model_error (0: never)"
         ),
     ] = 8,
+    force: Annotated[
+        bool, typer.Option(help="discard what OUT holds of an earlier run and start over")
+    ] = False,
 ) -> None:
     """Run a suite and write the eval_run artifact (episodes.jsonl, summary.json, manifest).
 
-    Exits 1 while any planned episode is missing or ended in model_error (the server failed
+    Exits 4 while any planned episode is missing or ended in model_error (the server failed
     after its retries); running the same command again plays only those episodes.
     """
-    from lemur_core import ManifestError
-    from lemur_core.stage import StageError
+    from lemur_agents.models.spec_check import check_model_spec
 
+    from lemur_bench.registry import suite_tasks
     from lemur_bench.runner import RunIncompleteError, run_suite
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
@@ -137,6 +147,11 @@ def run(
                 f"--site-url {entry!r}: expected PLACEHOLDER=URL, e.g. __SHOPPING__=http://host:7770"
             )
         sites[placeholder] = url
+    # Everything the command line names is checked before any directory is touched.
+    suite_tasks(suite)
+    check_model_spec(model, "--model")
+    if feedback_model is not None:
+        check_model_spec(feedback_model, "--feedback-model")
     incomplete: RunIncompleteError | None = None
     try:
         summary = run_suite(
@@ -155,15 +170,11 @@ def run(
             site_urls=sites,
             auth_dir=auth_dir,
             max_consecutive_model_errors=max_model_errors or None,
+            force=force,
         )
-    except RunIncompleteError as exc:
+    except RunIncompleteError as exc:  # the partial table first, then the one-line error
         incomplete, summary = exc, exc.summary
-    except (ManifestError, StageError, ValueError, FileNotFoundError) as exc:
-        # A different config in --out, another run writing there, a malformed model spec, a
-        # missing script file.
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    table = Table(title=f"{model} on {suite}")
+    table = Table(title=f"{label or model} on {suite}")
     for col in ("task", "n", "success %", "95% CI"):
         table.add_column(col)
     for name, t in summary["tasks"].items():
@@ -175,8 +186,7 @@ def run(
     for name, why in summary["skipped_tasks"].items():
         console.print(f"[yellow]skipped[/] {name}: {why}")
     if incomplete is not None:
-        console.print(f"[red]incomplete:[/] {incomplete}", soft_wrap=True)
-        raise typer.Exit(1)
+        raise incomplete
 
 
 @app.command()
@@ -202,18 +212,34 @@ def view(
     from lemur_bench.report import write_viewer
     from lemur_bench.runner import read_episodes
 
+    if not (run_dir / "episodes.jsonl").is_file():
+        raise InputError(
+            "not a run directory (no episodes.jsonl)",
+            run_dir,
+            "give the --out directory of a lemur-bench run",
+        )
     records = read_episodes(run_dir / "episodes.jsonl")
+    if not records:
+        raise InputError("the run has no episodes yet", run_dir / "episodes.jsonl", "run it first")
     console.print(str(write_viewer(records, out or run_dir / "viewer.html")))
 
 
 @app.command()
 def estimate(
-    suite: Annotated[str, typer.Option()] = "all",
-    tasks_dir: Annotated[Path | None, typer.Option()] = None,
-    limit_per_task: Annotated[int | None, typer.Option()] = None,
+    suite: Annotated[str, typer.Option(help="suites or task names, comma-separated")] = "all",
+    tasks_dir: Annotated[
+        Path | None,
+        typer.Option(exists=True, file_okay=False, help="local data/fixtures directory"),
+    ] = None,
+    limit_per_task: Annotated[
+        int | None, typer.Option(min=1, help="first N tasks of each benchmark")
+    ] = None,
 ) -> None:
     """Print the episodes and model requests a suite costs (JSON)."""
     from lemur_bench.estimate import estimate_eval
+    from lemur_bench.registry import suite_tasks
+
+    suite_tasks(suite)
 
     typer.echo(
         json.dumps(
@@ -240,13 +266,9 @@ def import_mint_results(
     ] = None,
 ) -> None:
     """Turn MINT's recorded results into episode records (MINT's verdicts kept)."""
-    from lemur_bench.importers import MintImportError, import_mint
+    from lemur_bench.importers import import_mint
 
-    try:
-        summary = import_mint(results, out, model=model, task=task)
-    except MintImportError as exc:
-        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
+    summary = import_mint(results, out, model=model, task=task)
     _print_mint_rates(summary, f"imported into {out}")
 
 
@@ -257,15 +279,14 @@ def rescore(
     workers: Annotated[int, typer.Option(min=1, help="parallel code checks")] = 4,
 ) -> None:
     """Re-judge the recorded replies of a run in a scoring mode (no model calls)."""
-    from lemur_bench.rescore import RescoreError, rescore_dir
+    from lemur_bench.rescore import rescore_dir
 
     if mode not in ("mint", "corrected"):
         raise typer.BadParameter("--mode must be 'mint' or 'corrected'")
     try:
         summary = rescore_dir(run_dir, mode, workers=workers)  # type: ignore[arg-type]
-    except (RescoreError, KeyError) as exc:
-        console.print(f"[red]error:[/] {str(exc).strip(chr(39))}", soft_wrap=True)
-        raise typer.Exit(2) from None
+    except KeyError as exc:  # a recorded task this version does not know
+        raise InputError(str(exc.args[0]) if exc.args else str(exc), run_dir) from None
     _print_mint_rates(summary, f"{run_dir} rescored in {mode} mode")
 
 

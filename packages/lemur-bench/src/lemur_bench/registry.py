@@ -17,6 +17,7 @@ closest known name.
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from enum import StrEnum
 from typing import Literal
 
@@ -490,8 +491,38 @@ def parse_suite(suite: str) -> Suite:
 
 
 def suite_tasks(suite: str) -> list[TaskSpec]:
-    """Tasks of a suite, or a comma-separated list of task names, in registry order."""
-    if "," in suite or suite in _BY_NAME:
-        return [get_task(n.strip()) for n in suite.split(",") if n.strip()]
-    wanted = parse_suite(suite)
-    return [t for t in TASKS if wanted in t.suites]
+    """Tasks of a suite or task name, or of a comma-separated list of them
+    (``tools,self-debug``, ``gsm8k,humaneval``): each task once, suites in registry order.
+
+    An unknown name is a ``ValueError`` (a lemur_core ``UsageError``) naming the closest suite
+    or task; names are matched exactly, so a full-width ``ｍｍｌｕ`` is refused, not guessed.
+    """
+    from lemur_core.cli_errors import UsageError
+
+    parts = [p.strip() for p in suite.split(",")]
+    if not any(parts):
+        raise UsageError(
+            f"empty suite {suite!r}", "--suite", "name a suite (text, code, tools, ...) or tasks"
+        )
+    known = [s.value for s in Suite] + list(_BY_NAME)
+    chosen: dict[str, TaskSpec] = {}
+    for part in parts:
+        if not part:
+            continue
+        if part in _BY_NAME:
+            chosen.setdefault(part, _BY_NAME[part])
+            continue
+        if part in {s.value for s in Suite}:
+            wanted = Suite(part)
+            for t in TASKS:
+                if wanted in t.suites:
+                    chosen.setdefault(t.name, t)
+            continue
+        # Full-width or other look-alike letters: suggest the ASCII name they stand for.
+        hint = _suggest(unicodedata.normalize("NFKC", part).lower(), known)
+        raise UsageError(
+            f"unknown suite or task '{part}'{hint}",
+            "--suite",
+            f"suites: {', '.join(s.value for s in Suite)}; tasks: lemur-bench list",
+        )
+    return list(chosen.values())

@@ -213,6 +213,13 @@ def plan_episodes(
         except (LoaderError, OSError) as exc:
             skipped[spec.name] = str(exc)
             continue
+        except UnicodeDecodeError as exc:
+            where = data_path(spec, tasks_dir) or spec.name
+            skipped[spec.name] = f"{where} is not UTF-8 text (byte {exc.start}); convert it"
+            continue
+        if not tasks:  # an empty data file: listed as skipped, never an empty result row
+            skipped[spec.name] = f"no tasks in {data_path(spec, tasks_dir) or 'its data'}"
+            continue
         if cfg.limit_per_task is not None:
             tasks = tasks[: cfg.limit_per_task]
         data[spec.name] = sha
@@ -465,6 +472,7 @@ def run_suite(
     site_urls: dict[str, str] | None = None,
     auth_dir: Path | None = None,
     max_consecutive_model_errors: int | None = 8,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Run ``suite`` with the model ``model_spec`` into ``out_dir`` and return the summary.
 
@@ -486,7 +494,15 @@ def run_suite(
     Raises :class:`RunIncompleteError` (after writing the partial ``summary.json``, and no
     manifest) when a planned episode is missing or ended in ``model_error``; the run stops
     early after ``max_consecutive_model_errors`` such episodes in a row (``None``: never).
+    ``force`` discards what ``out_dir`` holds of an earlier run (results, pinned config, request
+    caches) and starts over. ``concurrency`` below 1 is a ``UsageError`` (it would never run).
     """
+    from lemur_core.cli_errors import UsageError
+
+    if concurrency < 1:
+        raise UsageError(
+            f"concurrency {concurrency} runs no episode", "--concurrency", "give 1 or more"
+        )
     out_dir = Path(out_dir)
     cfg = RunConfig(
         suite=suite,
@@ -502,7 +518,7 @@ def run_suite(
         auth_dir=str(Path(auth_dir).resolve()) if auth_dir else None,
     )
     config = cfg.model_dump(mode="json")
-    done = _reusable_summary(out_dir, config, label)
+    done = None if force else _reusable_summary(out_dir, config, label)
     if done is not None:
         return dict(done)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -511,6 +527,11 @@ def run_suite(
     writer = DirLock(lock_path_for(out_dir.absolute()), out_dir)
     writer.acquire()
     try:
+        if force:  # under the lock: no other run is writing what is removed
+            for name in (MANIFEST_NAME, SUMMARY, EPISODES, RUN_CONFIG):
+                (out_dir / name).unlink(missing_ok=True)
+            for cache in out_dir.glob("*cache.sqlite*"):
+                cache.unlink()
         return _play(
             out_dir,
             cfg,
