@@ -70,6 +70,8 @@ class IsolationPlan:
     prlimit: str | None
     unshare: str | None
     setpriv: str | None
+    # data roots, temporary directories and secrets hidden too (see the module docstring)
+    hide_private: bool = False
 
     def level(self, network: bool) -> str:
         """Name of the isolation achieved, e.g. ``uid+userns+netns+pidns+mountns-ro+nocaps+rlimits``."""
@@ -81,7 +83,9 @@ class IsolationPlan:
         if self.namespaces:
             parts += ["userns"] + ([] if network else ["netns"]) + ["pidns", "mountns-ro"]
             if self.hide_home:
-                parts += ["home-hidden", "data-hidden", "tmp-private", "secrets-hidden"]
+                parts.append("home-hidden")
+            if self.hide_private:
+                parts += ["data-hidden", "tmp-private", "secrets-hidden"]
             if self.nocaps:
                 parts.append("nocaps")
         parts.append("rlimits")
@@ -147,14 +151,20 @@ def data_roots() -> tuple[str, ...]:
         entries = sorted(os.scandir("/"), key=lambda e: e.name)
     except OSError:
         return ()
-    return tuple(
-        e.path for e in entries if e.name not in _SYSTEM_TOP and e.is_dir(follow_symlinks=False)
-    )
+    # /root and /home follow ``hidden_paths`` (home-hidden), which a caller may narrow.
+    skip = _SYSTEM_TOP | {"root", "home"}
+    return tuple(e.path for e in entries if e.name not in skip and e.is_dir(follow_symlinks=False))
 
 
 def hidden_roots(hide: tuple[str, ...]) -> tuple[str, ...]:
     """Every directory a call's jail covers: ``hide`` (homes), data and temporary roots."""
     return tuple(dict.fromkeys([*hide, *data_roots(), *temp_roots()]))
+
+
+def _covered(plan: IsolationPlan, hide: tuple[str, ...]) -> tuple[str, ...]:
+    if plan.hide_private:
+        return hidden_roots(hide if plan.hide_home else ())
+    return hide if plan.hide_home else ()
 
 
 def _passable(path: str) -> str:
@@ -232,9 +242,9 @@ def wrap_argv(
             "-S",
             str(_JAIL),
             workdir,
-            ":".join(hidden_roots(hide) if plan.hide_home else ()),
+            ":".join(_covered(plan, hide)),
             ":".join([*keep_visible, *_python_installation()]),
-            "\n".join(host_secrets() if plan.hide_home else ()),
+            "\n".join(host_secrets() if plan.hide_private else ()),
             *inner,
         ]
     if plan.prlimit is not None:
@@ -337,9 +347,11 @@ def isolation_plan() -> IsolationPlan:
             argv += ["-I", "-S", str(_JAIL), work, hidden, keep, masked, sys.executable, "-c", ""]
             return _probe(argv, uid=uid)
 
-    # Hiding homes, temporary directories and secrets is the usual case: probe it first.
+    # Hiding homes, data, temporary directories and secrets is the usual case: probe it first,
+    # then step down (homes only, then bare namespaces) so one failing layer costs only itself.
     hidden = ":".join(hidden_roots(default_hidden()))
-    hide_home = unshare is not None and jail_works(hidden, "\n".join(host_secrets()))
+    hide_private = unshare is not None and jail_works(hidden, "\n".join(host_secrets()))
+    hide_home = hide_private or (unshare is not None and jail_works(":".join(default_hidden()), ""))
     namespaces = hide_home or (unshare is not None and jail_works("", ""))
     nocaps = (
         namespaces
@@ -353,6 +365,7 @@ def isolation_plan() -> IsolationPlan:
         namespaces=namespaces,
         nocaps=nocaps,
         hide_home=hide_home,
+        hide_private=hide_private,
         prlimit=prlimit,
         unshare=unshare,
         setpriv=setpriv,
