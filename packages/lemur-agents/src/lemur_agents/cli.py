@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import typer
-from lemur_core import EpisodeRecord, GenerationParams, TurnRecord
+from lemur_core import EpisodeRecord, GenerationParams, TerminationReason, TurnRecord
+from lemur_core.cli_app import lemur_typer
+from lemur_core.cli_errors import ExitCode, UsageError
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
@@ -24,9 +27,11 @@ from lemur_agents.loop import (
     run_episodes,
 )
 
-app = typer.Typer(help="lemur-agents: the Lemur agent runtime", no_args_is_help=True)
+# lemur_typer: expected errors are one line with their class's exit code (docs/errors.md).
+app = lemur_typer(help="lemur-agents: the Lemur agent runtime", version=__version__)
 console = Console()
 
+CODE_LANGUAGES = ("sql", "bash", "python")
 FORMATS = (
     "auto, raw, mint, code:<language> (code:sql, code:bash, code:python), "
     "webarena-python, webarena-symbolic, alfworld-python, alfworld-symbolic"
@@ -53,12 +58,22 @@ def action_format(name: str, env_id: str) -> ActionFormat:
     if name == "mint":
         return MintFormat()
     if name.startswith("code:") and name[5:]:
-        return CodeBlockFormat((name[5:],))
+        from lemur_agents.actions.fenced import normalize_language
+
+        language = normalize_language(name[5:])
+        if language not in CODE_LANGUAGES:
+            raise typer.BadParameter(
+                f"unknown code language {name[5:]!r}; the envs run: {', '.join(CODE_LANGUAGES)}",
+                param_hint="--format",
+            )
+        return CodeBlockFormat((language,))
     schemas = {"webarena": WEBARENA_SCHEMA, "alfworld": ALFWORLD_SCHEMA}
     schema_name, _, representation = name.partition("-")
     if schema_name in schemas and representation in ("python", "symbolic"):
         return SchemaFormat(schemas[schema_name], model_representation=representation)  # type: ignore[arg-type]
-    raise typer.BadParameter(f"unknown action format {name!r}; choose one of: {FORMATS}")
+    raise typer.BadParameter(
+        f"unknown action format {name!r}; choose one of: {FORMATS}", param_hint="--format"
+    )
 
 
 def _show_turn(turn: TurnRecord) -> None:
@@ -100,15 +115,36 @@ def episode(
     out: Path | None = typer.Option(None, help="append the EpisodeRecord as one JSON line here"),
 ) -> None:
     """Play one episode and show every turn: the model's reply, the action in each
-    representation, the observation and the reward; then why the episode ended."""
-    from lemur_agents.models import load_model
+    representation, the observation and the reward; then why the episode ended.
 
+    Exits 4 when the episode ended in a model error and 3 when the env failed (docs/errors.md).
+    """
+    import gymnasium
+
+    from lemur_agents.envs import ENV_ENTRY_POINTS
+    from lemur_agents.models import load_model
+    from lemur_agents.models.spec_check import check_model_spec
+
+    if env not in ENV_ENTRY_POINTS and env not in gymnasium.registry:
+        close = difflib.get_close_matches(env, list(ENV_ENTRY_POINTS), n=1)
+        raise UsageError(
+            f"unknown env {env!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+            "--env",
+            "lemur-agents envs lists them",
+        )
     fmt = action_format(action_format_name, env)
+    typed_spec = check_model_spec(model, "--model")
     prompt = system_prompt_file.read_text(encoding="utf-8") if system_prompt_file else system_prompt
+    if out is not None:  # an unwritable --out fails now, not after the episode was played
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "a", encoding="utf-8"):
+            pass
     try:
-        chat_model = load_model(model)
-    except (ValueError, FileNotFoundError, ImportError) as exc:
-        raise typer.BadParameter(str(exc), param_hint="--model") from exc
+        chat_model = load_model(typed_spec)
+    except UnicodeDecodeError:
+        raise  # reported as a non-UTF-8 input file, named
+    except ValueError as exc:  # a spec that parses but cannot be built (hf path, script)
+        raise UsageError(f"--model: {' '.join(str(exc).split())}") from exc
     spec = EpisodeSpec(
         episode_id=f"{env}:{task}:{seed}",
         env=env,
@@ -152,6 +188,12 @@ def episode(
         markup=True,
         highlight=False,
     )
+    if record.termination is TerminationReason.MODEL_ERROR:
+        typer.echo(f"error: the model failed: {error}; check the server and --model", err=True)
+        raise typer.Exit(ExitCode.MODEL)
+    if record.termination is TerminationReason.ENV_ERROR:
+        typer.echo(f"error: the env failed: {error}; check --env and --task", err=True)
+        raise typer.Exit(ExitCode.INPUT)
 
 
 @app.command()
