@@ -250,6 +250,21 @@ def build_instruct(
             return stage.result()
         stage.staging.mkdir(parents=True, exist_ok=True)
         manifest = _build(config, cfg, stage.scratch, stage.staging, progress)
+        if not manifest.stats.get("examples"):
+            # An empty set is never published: SFT on it would fail far from the cause.
+            from lemur_core.cli_errors import InputError
+
+            removed = manifest.stats.get("removed_by_reason") or {}
+            raise InputError(
+                "the sources gave 0 examples"
+                + (
+                    f" (removed: {', '.join(f'{k}={v}' for k, v in removed.items())})"
+                    if removed
+                    else ""
+                ),
+                out_dir,
+                "check the sources' paths and filters (lemur-data instruct show-config CONFIG)",
+            )
         return stage.publish(manifest)
 
 

@@ -1,7 +1,8 @@
 """`lemur-data instruct ...` commands: build, stats, estimate, show-config, presets.
 
 A config argument is a YAML file or a preset name, with ``--set KEY=VALUE`` overrides
-(lemur_core.config); a bad config is one line and exit code 2.
+(lemur_core.config); a bad config is one line and exit code 2. Errors are reported by the
+``lemur-data`` app (lemur_core.cli_app): one line, the exit code of their class.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from lemur_core import ManifestError, StaleArtifactError, read_manifest
+from lemur_core import StaleArtifactError, read_manifest
 from lemur_core.config import SET_HELP, ConfigError
-from lemur_core.stage import StageError
 
 from lemur_data.instruct.config import InstructConfig
 
@@ -59,12 +59,12 @@ def build(
         result = build_instruct(
             _load(config, overrides), out, force=force, progress=True, verify=verify
         )
-    except StaleArtifactError as exc:
-        typer.echo(f"{exc} (pass --force to rebuild)", err=True)
-        raise typer.Exit(1) from exc
-    except StageError as exc:  # another build running, a damaged or unwritable directory
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    except StaleArtifactError as exc:  # one line, exit 3 (lemur_core.cli_app reports it)
+        if "--force" in str(exc):
+            raise
+        raise StaleArtifactError(
+            f"{exc} (pass --force to rebuild)", changed_fields=exc.changed_fields
+        ) from exc
     manifest = result.manifest
     _print_stats(manifest.stats)
     typer.echo(f"wrote {manifest.stats['examples']} examples to {out / 'examples.jsonl'}")
@@ -73,11 +73,7 @@ def build(
 @app.command()
 def stats(directory: Path = typer.Argument(..., help="an instruct artifact directory")) -> None:
     """Print an instruct artifact's Table 1 and its removal counts by reason."""
-    try:
-        manifest = read_manifest(directory, kind="instruct")
-    except ManifestError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
+    manifest = read_manifest(directory, kind="instruct")  # ManifestError: one line, exit 3
     _print_stats(manifest.stats)
 
 
