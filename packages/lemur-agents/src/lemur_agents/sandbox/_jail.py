@@ -89,6 +89,9 @@ def _mask(mount, secrets):  # type: ignore[no-untyped-def]
 
 
 def main():  # type: ignore[no-untyped-def]
+    # Python's own SIGINT handler would let any process of the sandbox raise
+    # KeyboardInterrupt in its init; at SIG_DFL the kernel drops such signals to a pid 1.
+    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
     work, hidden, keep = sys.argv[1], _split(sys.argv[2]), _split(sys.argv[3])
     secrets, argv = [p for p in sys.argv[4].split("\n") if p], sys.argv[5:]
     libc = ctypes.CDLL(None, use_errno=True)
