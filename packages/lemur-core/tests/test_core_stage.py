@@ -109,6 +109,20 @@ def test_publish_records_every_file_with_its_size_and_sha256(tmp_path: Path) -> 
     assert verify_artifact(out) == manifest
 
 
+def test_leftovers_of_a_killed_atomic_write_are_not_published(tmp_path: Path) -> None:
+    out = tmp_path / "art"
+    with claim(out, "toy", CONFIG, schema_version=1) as c:
+        c.staging.mkdir(parents=True)
+        (c.staging / "data.bin").write_bytes(b"d" * 10)
+        (c.staging / ".data.bin.x1y2.tmp").write_bytes(b"half")  # what a kill mid-write leaves
+        manifest = ArtifactManifest.create(
+            kind="toy", schema_version=1, producer=Producer(package="t", version="0"), config=CONFIG
+        )
+        result = c.publish(manifest)
+    assert [f.path for f in result.manifest.files] == ["data.bin"]
+    assert sorted(p.name for p in out.iterdir()) == ["data.bin", "manifest.json"]
+
+
 def test_truncated_file_is_caught_by_its_size_and_rebuilt(tmp_path: Path) -> None:
     out = tmp_path / "art"
     _report(_run(out))

@@ -158,6 +158,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _remove_leftovers(staging: Path) -> None:
+    # Temporary files of atomic writes a killed writer left behind (".<name>.<random>.tmp") are
+    # not part of the artifact: they are neither listed nor published.
+    for leftover in sorted(staging.rglob(".*.tmp"), reverse=True):
+        if leftover.exists() or leftover.is_symlink():
+            _rmtree(leftover)
+
+
 def default_scratch(out: Path) -> Path:
     """The default scratch directory of ``out``: the hidden sibling ``.<name>.work``."""
     return out.parent / f".{out.name}.work"
@@ -429,6 +437,7 @@ class Claim:
                 config=self.config,
                 inputs=self.inputs,
             )
+            _remove_leftovers(src)
             manifest = manifest.model_copy(update={"files": list_files(src)})
             write_manifest(src, manifest)
             if self.out.is_dir() and not self.out.is_symlink() and any(self.out.iterdir()):
