@@ -110,3 +110,16 @@ def test_a_correct_solution_that_prints_past_the_output_cap_passes(env: PythonDe
     env.reset(options={"task_id": task.task_id})
     noisy = f"{task.reference_solution}\nprint('x' * (3 << 20))\nimport os\nos.write(1, b'y' * (2 << 20))"
     assert env.check(noisy) == (True, "passed")
+
+
+def test_a_cell_that_kills_the_interpreter_is_recorded_as_a_session_restart(
+    env: PythonDebugEnv,
+) -> None:
+    env.reset(options={"task_id": "fixture/median"})
+    _, _, _, _, info = env.step("<execute>x = 41</execute>")
+    assert info["session_restarted"] is False
+    _, _, _, _, info = env.step("<execute>import os\nos._exit(3)</execute>")
+    assert info["session_restarted"] is True
+    # The fresh interpreter lost x: the next cell says so instead of answering from stale state.
+    observation, _, _, _, info = env.step("<execute>print(x + 1)</execute>")
+    assert "NameError" in observation and info["session_restarted"] is False

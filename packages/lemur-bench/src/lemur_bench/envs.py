@@ -114,6 +114,7 @@ class MintEnv(TextTaskEnv[BenchEnvTask]):
         self._session: PythonSession | None = None
         self.counts = {"propose_solution": 0, "use_tool": 0, "invalid_action": 0}
         self.isolation = "not started"
+        self._session_restarted = False
 
     def _start(self, task: BenchEnvTask) -> str:
         self._close_session()
@@ -128,6 +129,8 @@ class MintEnv(TextTaskEnv[BenchEnvTask]):
 
     def _run_code(self, code: str) -> str:
         out = self._session_for_turn().run(code)
+        # A restarted session lost the episode's state; the turn record must say so.
+        self._session_restarted = out.restarted
         text = (out.stdout + out.stderr).strip() or "[Executed Successfully with No Output]"
         if len(text) > MINT_OUTPUT_CHARS:
             text = text[:MINT_OUTPUT_CHARS] + "...\n[Output Truncated]"
@@ -157,6 +160,7 @@ class MintEnv(TextTaskEnv[BenchEnvTask]):
             else:
                 self.counts["use_tool"] += 1
                 observation = self._run_code(parsed.content)
+                info["session_restarted"] = self._session_restarted
         steps_left = self.max_steps - sum(self.counts.values())
         proposals_left = self.max_propose - self.counts["propose_solution"]
         done = success or proposals_left <= 0 or steps_left <= 0

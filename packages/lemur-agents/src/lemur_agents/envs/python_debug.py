@@ -215,7 +215,12 @@ class PythonDebugEnv(TextTaskEnv[PythonDebugTask]):
         if parsed.kind == "execute":
             result = self._session.run(parsed.content)
             output = result.combined_output()[: self.config.max_observation_chars]
-            info = {"action_executed": True, "exit_code": result.exit_code}
+            # A restarted session lost the episode's state; the record must say so.
+            info = {
+                "action_executed": True,
+                "exit_code": result.exit_code,
+                "session_restarted": result.restarted,
+            }
             return f"Observation:\n{output}\n{self._budget()}", 0.0, False, info
         passed, _ = self.check(parsed.content)
         self._solutions_left -= 1
