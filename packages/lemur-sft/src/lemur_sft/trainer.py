@@ -43,7 +43,7 @@ from lemur_sft.mixture import epoch_order
 from lemur_sft.packing import StepSchedule, pack, packing_efficiency
 from lemur_sft.run import HF_DIR, MODEL_SCHEMA_VERSION, SFTRun, claim_on_all_ranks, claim_run
 from lemur_sft.runtime import build_accelerator, launched_world_size, reset_accelerate_state
-from lemur_sft.train_step import optimizer_step
+from lemur_sft.train_step import StepOutput, optimizer_step
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ def _resume(accelerator: Any, out_dir: Path) -> int:
     return step
 
 
-def _step_record(step: int, data: _Data, out: Any, lr: float, dt: float) -> dict[str, Any]:
+def _step_record(step: int, data: _Data, out: StepOutput, lr: float, dt: float) -> dict[str, Any]:
     """The ``metrics.jsonl`` record of optimizer step ``step`` (0-based)."""
     return {
         "step": step + 1,
