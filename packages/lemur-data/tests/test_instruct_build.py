@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from lemur_core import InstructExample, StaleArtifactError, read_manifest
 from lemur_core.config import ConfigError
-from lemur_core.stage import default_scratch
+from lemur_core.stage import StageBusyError, default_scratch
 from lemur_data.instruct import (
     EmbedderSpec,
     InstructConfig,
@@ -114,6 +116,31 @@ def test_same_config_is_reused_and_another_config_is_refused(tmp_path: Path) -> 
     (out / "examples.jsonl").write_bytes(rows[: len(rows) // 2])
     rebuilt = build_instruct(other, out)
     assert not rebuilt.reused and (out / "examples.jsonl").read_bytes() == rows
+
+
+def test_a_second_build_while_one_runs_refuses_naming_it(tmp_path: Path) -> None:
+    out = tmp_path / "instruct"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(out)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "HOLDING"
+        with pytest.raises(StageBusyError, match=rf"already running \(pid {holder.pid}, since "):
+            build_instruct(_config(tmp_path), out)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert not out.exists()
+
+
+# Holds the claim on an instruct output directory, as a live build would, until killed.
+_HOLDER = (
+    "import sys, time\n"
+    "from lemur_core.stage import claim\n"
+    "held = claim(sys.argv[1], 'instruct', {}, (), False, schema_version=1)\n"
+    "print('HOLDING', flush=True)\n"
+    "time.sleep(600)\n"
+)
 
 
 def test_fix_conversations_show_a_real_traceback_of_the_planted_bug() -> None:
