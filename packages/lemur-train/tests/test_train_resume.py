@@ -133,7 +133,7 @@ def test_run_into_a_read_only_directory_is_one_line_and_leaves_nothing(
     proc = subprocess.run(
         ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=env, timeout=300
     )
-    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.returncode == 5, proc.stdout + proc.stderr  # environment class
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert errors == [

@@ -115,3 +115,28 @@ def test_a_damaged_export_is_caught_and_re_exported_from_the_last_checkpoint(
         handle.truncate(100)
     assert not train(config, corpus_dir, run).reused
     assert file_sha256(weights) == original
+
+
+def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(
+    trained: tuple[Path, Any], corpus_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out, _ = trained
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    config = TrainConfig.model_validate_json((run / "run_config.json").read_text())
+    original = file_sha256(run / "hf" / "model.safetensors")
+    steps = sorted(int(p.name) for p in (run / "checkpoints").iterdir() if p.name.isdigit())
+    assert steps[-2:] == [6, 12], steps
+    # Damage every array file of the newest checkpoint, and drop the export so train() resumes.
+    for f in (run / "checkpoints" / "12").rglob("*"):
+        if f.is_file() and "state" in f.parts and f.stat().st_size > 64:
+            f.write_bytes(b"\0" * 64)
+    shutil.rmtree(run / "hf")
+    (run / "manifest.json").unlink(missing_ok=True)  # the manifest lives in hf/
+    with caplog.at_level("WARNING", logger="lemur_train"):
+        result = train(config, corpus_dir, run)
+    assert result.status is StageStatus.RESUMED
+    assert "cannot restore checkpoint step 12" in caplog.text, caplog.text
+    assert "--force" in caplog.text and "trying the previous checkpoint" in caplog.text
+    # Resume is exact, so the six steps re-played from checkpoint 6 give the same weights.
+    assert file_sha256(run / "hf" / "model.safetensors") == original

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from lemur_core.cli_app import lemur_typer
+from lemur_core.cli_errors import InputError
 from lemur_core.config import SET_HELP, ConfigError
 from rich.console import Console
 from rich.table import Table
@@ -21,8 +23,9 @@ from rich.table import Table
 from lemur_sft import __version__
 from lemur_sft.config import SFTConfig
 
-app = typer.Typer(
-    help="Lemur instruction fine-tuning (ChatML, Accelerate + DeepSpeed).", no_args_is_help=True
+# lemur_typer: expected errors are one line with their class's exit code (docs/errors.md).
+app = lemur_typer(
+    help="Lemur instruction fine-tuning (ChatML, Accelerate + DeepSpeed).", version=__version__
 )
 console = Console(stderr=True)
 
@@ -50,8 +53,15 @@ def version() -> None:
 @app.command()
 def run(
     config: ConfigArgument,
-    instruct: Annotated[Path, typer.Option(help="instruct artifact directory (examples.jsonl)")],
-    base_model: Annotated[Path, typer.Option(help="base HF model directory")],
+    instruct: Annotated[
+        Path,
+        typer.Option(
+            exists=True, file_okay=False, help="instruct artifact directory (examples.jsonl)"
+        ),
+    ],
+    base_model: Annotated[
+        Path, typer.Option(exists=True, file_okay=False, help="base HF model directory")
+    ],
     out: Annotated[Path, typer.Option(help="output directory (checkpoints, metrics.jsonl, hf/)")],
     overrides: SetOption = None,
     force: Annotated[
@@ -64,23 +74,29 @@ def run(
     """Fine-tune; resumes from OUT's latest checkpoint. Works alone, under
     `torchrun --nproc_per_node N` and under `accelerate launch --num_processes N`."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from lemur_core.manifest import ManifestError
-    from lemur_core.stage import StageError
-
+    cfg = _load(config, overrides)
+    # Inputs are checked before torch and the model load (a minute at 7B): the instruct
+    # artifact's examples and the base model's config must be there.
+    if not (instruct / "examples.jsonl").is_file():
+        raise InputError(
+            "not an instruct artifact (no examples.jsonl)",
+            instruct,
+            "build one with `lemur-data instruct build CONFIG --out DIR` (or `lemur-sft toy DIR`)",
+        )
+    if not (base_model / "config.json").is_file():
+        raise InputError(
+            "not a Hugging Face model directory (no config.json)",
+            base_model,
+            "give the directory holding config.json and the weights",
+        )
     from lemur_sft.trainer import finetune
 
-    try:
-        result = finetune(
-            _load(config, overrides), instruct, base_model, out, force=force, verify=verify
-        )
-    except (StageError, ManifestError) as exc:  # busy, stale, damaged or unwritable out
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    manifest = result.manifest
+    # Busy, stale, damaged or unwritable OUT: one line and its class's exit code.
+    result = finetune(cfg, instruct, base_model, out, force=force, verify=verify)
+    loss = result.manifest.stats.get("final_loss")
+    shown = f"{loss:.4f}" if isinstance(loss, float) else str(loss)
     if os.environ.get("RANK", "0") == "0":
-        console.print(
-            f"model artifact: {out / 'hf'} (final loss {manifest.stats.get('final_loss')})"
-        )
+        console.print(f"model artifact: {out / 'hf'} (final loss {shown})")
 
 
 @app.command()

@@ -83,13 +83,18 @@ class Checkpointer:
                     data=ocp.args.JsonRestore(),
                 ),
             )
-        except (ValueError, KeyError, FileNotFoundError) as exc:
+        except Exception as exc:  # orbax/tensorstore raise many kinds for damaged files
+            reason = " ".join(str(exc).split())[:300]
             raise CheckpointError(
-                f"cannot restore checkpoint step {step} from {self.directory}: {exc}. "
-                "It was written by a different model/optimizer config or is corrupt; "
-                "use a new output directory or train with force=True"
+                f"cannot restore checkpoint step {step} from {self.directory}: {reason}; "
+                "it is corrupt or was written by another model/optimizer config: use a new "
+                "output directory or start over with --force (force=True in train())"
             ) from exc
         return restored.state, dict(restored.data)
+
+    def delete(self, step: int) -> None:
+        """Remove the checkpoint of ``step`` (one that cannot be restored)."""
+        self._manager.delete(step)
 
     def wait(self) -> None:
         """Block until pending asynchronous saves are on disk."""

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from lemur_core.cli_app import lemur_typer
 from lemur_core.config import SET_HELP, ConfigError
 
 from lemur_train import __version__
 from lemur_train.config import TrainConfig
 
-app = typer.Typer(
-    help="lemur-train: JAX/Flax continued pre-training of Llama-2", no_args_is_help=True
+# lemur_typer: expected errors are one line with their class's exit code (docs/errors.md).
+app = lemur_typer(
+    help="lemur-train: JAX/Flax continued pre-training of Llama-2", version=__version__
 )
 convert_app = typer.Typer(
     help="Convert weights between Hugging Face and lemur", no_args_is_help=True
@@ -50,7 +52,10 @@ def version() -> None:
 @app.command()
 def run(
     config: ConfigArgument,
-    corpus: Annotated[Path, typer.Option(help="corpus artifact directory (shards.json)")],
+    corpus: Annotated[
+        Path,
+        typer.Option(exists=True, file_okay=False, help="corpus artifact directory (shards.json)"),
+    ],
     out: Annotated[Path, typer.Option(help="output directory (checkpoints, metrics, hf/)")],
     overrides: SetOption = None,
     force: Annotated[bool, typer.Option(help="discard what out holds and start over")] = False,
@@ -59,9 +64,6 @@ def run(
     ] = False,
 ) -> None:
     """Train (resuming from OUT's checkpoints) and export OUT/hf."""
-    from lemur_core.manifest import ManifestError
-    from lemur_core.stage import StageError
-
     from lemur_train.trainer import train
 
     # absl (imported by orbax) may have claimed the root logger already: attach our own.
@@ -69,18 +71,21 @@ def run(
     logger.setLevel(logging.INFO)
     logger.addHandler(logging.StreamHandler())
     cfg = _load_config(config, overrides)
-    try:
-        result = train(cfg, corpus, out, force=force, verify=verify)
-    except (StageError, ManifestError) as exc:  # busy, stale, damaged or unwritable out
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    manifest = result.manifest
-    typer.echo(f"model: {out / 'hf'}  final loss: {manifest.stats.get('final_loss')}")
+    # Busy, stale, damaged or unwritable OUT, a bad corpus or checkpoint: one line, exit 3/5.
+    result = train(cfg, corpus, out, force=force, verify=verify)
+    loss = result.manifest.stats.get("final_loss")
+    shown = f"{loss:.4f}" if isinstance(loss, float) else str(loss)
+    typer.echo(f"model: {out / 'hf'}  final loss: {shown}")
 
 
 @convert_app.command("from-hf")
 def from_hf(
-    hf_dir: Annotated[Path, typer.Argument(help="HF Llama directory (config.json + safetensors)")],
+    hf_dir: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, file_okay=False, help="HF Llama directory (config.json + safetensors)"
+        ),
+    ],
     out: Annotated[Path, typer.Argument(help="lemur params checkpoint to write")],
 ) -> None:
     """HF LlamaForCausalLM directory -> lemur params checkpoint (usable as init_from)."""
@@ -92,7 +97,8 @@ def from_hf(
 @convert_app.command("to-hf")
 def to_hf(
     checkpoint: Annotated[
-        Path, typer.Argument(help="lemur params checkpoint, training run dir, or HF dir")
+        Path,
+        typer.Argument(exists=True, help="lemur params checkpoint, training run dir, or HF dir"),
     ],
     out: Annotated[Path, typer.Argument(help="HF directory to write")],
     tokenizer: Annotated[Path | None, typer.Option(help="tokenizer directory to include")] = None,

@@ -156,6 +156,28 @@ def train(
         return run.publish(manifest, staging=staging)
 
 
+def _restore_newest(checkpointer: Checkpointer, layout: Any) -> tuple[int, Any, Any]:
+    """The newest checkpoint that restores, as ``(step, state, data position)``; ``(0, None,
+    None)`` when there is none. A damaged newer one (a torn copy, a bad disk) is logged,
+    deleted and the previous one used; when none restores, the newest one's error is raised."""
+    steps = sorted(checkpointer.all_steps(), reverse=True)
+    first_error: CheckpointError | None = None
+    for step in steps:
+        try:
+            state, position = checkpointer.restore(step, layout.abstract, layout.shardings)
+        except CheckpointError as exc:
+            first_error = first_error or exc
+            log.warning("%s; trying the previous checkpoint", exc)
+            continue
+        for newer in steps[: steps.index(step)]:
+            log.warning("deleting checkpoint step %d, which cannot be restored", newer)
+            checkpointer.delete(newer)
+        return step, state, position
+    if first_error is not None:
+        raise first_error
+    return 0, None, None
+
+
 def _train_and_export(
     cfg: TrainConfig,
     corpus: PackedCorpus,
@@ -173,9 +195,8 @@ def _train_and_export(
     layout = state_layout(model, tx, mesh)
     sampler = StepSampler(corpus.rows, cfg.global_batch_size, cfg.data_seed)
     checkpointer = Checkpointer(out / "checkpoints", cfg.checkpoint)
-    start = checkpointer.latest_step() or 0
+    start, state, position = _restore_newest(checkpointer, layout)
     if start:
-        state, position = checkpointer.restore(start, layout.abstract, layout.shardings)
         if position != sampler.position(start).as_dict():
             raise CheckpointError(
                 f"checkpoint {start} stands at data position {position}, but this corpus and "
