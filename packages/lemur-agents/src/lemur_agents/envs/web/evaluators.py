@@ -6,8 +6,12 @@ Semantics follow WebArena's ``evaluation_harness/evaluators.py``: answers are cl
 alternatives joined by `` |OR| `` in page checks); URL match ("GOLD in PRED") needs a reference
 base path inside the page's and every reference query value among the page's; the scores of
 the evaluators a task lists are multiplied. ``fuzzy_match`` is judged by a language model in
-WebArena: pass ``fuzzy_judge`` to score it; without one such a task is reported unscorable
-rather than guessed.
+WebArena: pass ``fuzzy_judge`` (an :class:`~lemur_agents.envs.web.judge.LLMJudge`, or any
+``(intent, reference, prediction) -> score``) to score it; without one such a task is reported
+unscorable rather than guessed. As upstream, the judge sees the cleaned (lower-cased) answer, and
+a ``fuzzy_match`` of ``"N/A"`` (an unachievable task) scores 1 for the answer ``N/A`` and
+otherwise *replaces* the score by the judge's ``ua_match`` of the answer against the task's
+``string_note`` (the annotated reason).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from lemur_agents.envs.web.judge import JudgeVerdictError
 from lemur_agents.envs.web.tasks import WebArenaEval
 
 FuzzyJudge = Callable[[str, str, str], float]  # (intent, reference, prediction) -> 0..1
@@ -52,6 +57,13 @@ def must_include(reference: str, prediction: str, tokenize: bool = False) -> flo
     return float(ref in pred)
 
 
+def _judged(ask: Callable[[str, str, str], float], *args: str) -> float:
+    try:
+        return float(ask(*args))
+    except JudgeVerdictError as err:
+        raise UnscorableTaskError(str(err)) from err
+
+
 def string_score(
     spec: WebArenaEval, answer: str, intent: str, fuzzy_judge: FuzzyJudge | None = None
 ) -> float:
@@ -66,16 +78,26 @@ def string_score(
             for phrase in phrases:
                 score *= must_include(str(phrase), answer, tokenize=len(phrases) == 1)
         elif kind == "fuzzy_match":
-            if fuzzy_judge is None:
-                raise UnscorableTaskError(
-                    "fuzzy_match needs an LLM judge (WebArena uses GPT-4); pass fuzzy_judge"
-                )
+            pred = clean_answer(answer)
             if value == "N/A":
                 score *= exact_match("N/A", answer)
+                if score != 1:
+                    ua_match = getattr(fuzzy_judge, "ua_match", None)
+                    if ua_match is None:
+                        raise UnscorableTaskError(
+                            "an unachievable task's answer other than N/A needs the LLM "
+                            "judge's ua_match (WebArena uses GPT-4); pass --judge-model"
+                        )
+                    reason = spec.string_note or ""
+                    score = _judged(ua_match, intent, reason, pred)
             else:
+                if fuzzy_judge is None:
+                    raise UnscorableTaskError(
+                        "fuzzy_match needs an LLM judge (WebArena uses GPT-4); pass --judge-model"
+                    )
                 phrases = value if isinstance(value, list) else [value]
                 for phrase in phrases:
-                    score *= fuzzy_judge(intent, str(phrase), answer)
+                    score *= _judged(fuzzy_judge, intent, str(phrase), pred)
         else:
             raise UnscorableTaskError(f"unknown reference answer kind {kind!r}")
     return score
