@@ -79,6 +79,15 @@ class EvalConfig(StageConfig):
         default=None, description="None: the offline fixture tasks lemur-bench writes"
     )
 
+    @field_validator("suite")
+    @classmethod
+    def _known_suite(cls, suite: str) -> str:
+        # Checked when the recipe loads (lemur validate), not after corpus/pretrain/SFT ran.
+        from lemur_bench.registry import suite_tasks
+
+        suite_tasks(suite)  # a ValueError naming the closest suite or task
+        return suite
+
     def identity(self) -> dict[str, Any]:
         """What decides the report: everything but the transport knob ``concurrency``."""
         return self.model_dump(mode="json", exclude={"concurrency"})

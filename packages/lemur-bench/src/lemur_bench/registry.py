@@ -522,7 +522,6 @@ def suite_tasks(suite: str) -> list[TaskSpec]:
         hint = _suggest(unicodedata.normalize("NFKC", part).lower(), known)
         raise UsageError(
             f"unknown suite or task '{part}'{hint}",
-            "--suite",
-            f"suites: {', '.join(s.value for s in Suite)}; tasks: lemur-bench list",
+            fix=f"suites: {', '.join(s.value for s in Suite)}; tasks: lemur-bench list",
         )
     return list(chosen.values())
