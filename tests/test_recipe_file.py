@@ -129,7 +129,7 @@ def test_cli_bad_recipe_is_one_line_without_traceback(tmp_path: Path) -> None:
     proc = subprocess.run(
         [str(LEMUR), "validate", str(path)], capture_output=True, text=True, timeout=300
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # usage class (docs/errors.md)
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
         f"error: {path}: corpus: unknown field 'pack.seq_lenn' (did you mean 'seq_len'?)"
@@ -164,4 +164,4 @@ def test_cli_show_config_prints_a_stage_as_the_recipe_resolves_it() -> None:
     shown = TrainConfig.model_validate(yaml.safe_load(out.output))
     assert shown == TrainConfig.tiny().with_overrides(["max_steps=3"])
     missing = CliRunner().invoke(app, ["show-config", "tiny", "pretrian"])
-    assert missing.exit_code == 1
+    assert missing.exit_code == 2

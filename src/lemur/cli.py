@@ -3,7 +3,7 @@
 A recipe argument is a YAML path or a shipped recipe's name (``tiny``, ``lemur-70b``), so
 ``lemur validate tiny`` and ``lemur demo`` work from any directory. ``--set STAGE.field=VALUE``
 overrides any stage's config (``--set pretrain.optimizer.peak_lr=1e-4``); a bad recipe is one
-line and exit code 1.
+line and exit code 2 (docs/errors.md lists every exit code).
 """
 
 from __future__ import annotations
@@ -12,13 +12,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from lemur_core.cli_app import lemur_typer
+from lemur_core.cli_errors import ExitCode
 from lemur_core.config import ConfigError
 from rich.console import Console
 from rich.table import Table
 
 from lemur.versions import package_versions
 
-app = typer.Typer(help="Lemur: the recipe of arXiv 2310.06830 end to end.", no_args_is_help=True)
+# lemur_typer: expected errors are one line with their class's exit code (docs/errors.md).
+app = lemur_typer(
+    help="Lemur: the recipe of arXiv 2310.06830 end to end.",
+    version=lambda: "\n".join(f"{n} {v}" for n, v in package_versions().items()),
+)
 console = Console()
 
 TINY_RECIPE = "tiny"
@@ -71,7 +77,7 @@ def main(
 
 def _fail(exc: Exception) -> typer.Exit:
     typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(1)
+    return typer.Exit(ExitCode.USAGE)  # a bad recipe, --set or stage name
 
 
 @app.command()
@@ -172,3 +178,10 @@ def recipes() -> None:
 
     for name, path in sorted(shipped_recipes().items()):
         typer.echo(f"{name}\t{path}")
+
+
+@app.command()
+def version() -> None:
+    """Print every Lemur package's version."""
+    for name, ver in package_versions().items():
+        typer.echo(f"{name} {ver}")
