@@ -47,6 +47,9 @@ SetOption = Annotated[
 WorkdirOption = Annotated[
     Path | None, typer.Option(help="Where artifacts go (default: the recipe's workdir).")
 ]
+VerifyOption = Annotated[
+    bool, typer.Option(help="Re-hash every file of a finished stage's artifact before reusing it.")
+]
 ForceOption = Annotated[
     str | None,
     typer.Option(help=f"Re-run this stage and every later one ({_STAGES_HELP})."),
@@ -100,7 +103,11 @@ def validate(recipe: RecipeArgument, overrides: SetOption = None) -> None:
 
 
 def _run(
-    recipe_arg: str, overrides: list[str] | None, force: str | None, workdir: Path | None
+    recipe_arg: str,
+    overrides: list[str] | None,
+    force: str | None,
+    workdir: Path | None,
+    verify: bool,
 ) -> None:
     from dataclasses import replace
 
@@ -111,17 +118,20 @@ def _run(
         recipe = load_recipe(recipe_arg, overrides or ())
         if workdir is not None:
             recipe = replace(recipe, workdir=workdir)
-        run_recipe(recipe, force_from=force, console=console)
+        run_recipe(recipe, force_from=force, verify=verify, console=console)
     except ConfigError as exc:
         raise _fail(exc) from exc
 
 
 @app.command()
 def demo(
-    force: ForceOption = None, workdir: WorkdirOption = None, overrides: SetOption = None
+    force: ForceOption = None,
+    workdir: WorkdirOption = None,
+    overrides: SetOption = None,
+    verify: VerifyOption = False,
 ) -> None:
     """Run the shipped tiny recipe end to end on CPU, then print the summary."""
-    _run(TINY_RECIPE, overrides, force, workdir)
+    _run(TINY_RECIPE, overrides, force, workdir, verify)
 
 
 @app.command()
@@ -130,9 +140,10 @@ def run(
     force: ForceOption = None,
     workdir: WorkdirOption = None,
     overrides: SetOption = None,
+    verify: VerifyOption = False,
 ) -> None:
     """Run any recipe's stages in order, reusing those whose artifact already matches."""
-    _run(recipe, overrides, force, workdir)
+    _run(recipe, overrides, force, workdir, verify)
 
 
 @app.command()

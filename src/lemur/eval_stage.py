@@ -141,7 +141,13 @@ class EvalStage:
         return parse_model_spec(row.spec)
 
     def run(
-        self, config: EvalConfig, inputs: Mapping[str, Path], out: Path, *, force: bool = False
+        self,
+        config: EvalConfig,
+        inputs: Mapping[str, Path],
+        out: Path,
+        *,
+        force: bool = False,
+        verify: bool = False,
     ) -> StageResult:
         """Evaluate every row into ``out/runs/<row>`` and write the report to ``out/report``."""
         from lemur_bench import run_suite, write_fixtures, write_report
@@ -163,6 +169,7 @@ class EvalStage:
             force,
             schema_version=1,
             name=self.name,
+            verify=verify,
         ) as c:
             if c.status is StageStatus.REUSED:
                 return c.result()

@@ -22,9 +22,14 @@ from lemur.summary import StageOutcome, write_summary
 
 
 def run_recipe(
-    recipe: Recipe, *, force_from: str | None = None, console: Console | None = None
+    recipe: Recipe,
+    *,
+    force_from: str | None = None,
+    verify: bool = False,
+    console: Console | None = None,
 ) -> list[StageOutcome]:
-    """Run every stage of ``recipe``; stages whose artifacts match are reused."""
+    """Run every stage of ``recipe``; stages whose artifacts match are reused (after their
+    files' sizes are checked, and their sha256 with ``verify``)."""
     console = console or Console()
     if force_from is not None and force_from not in STAGE_NAMES:
         raise RecipeError(
@@ -41,7 +46,9 @@ def run_recipe(
         out = layout.stage_dir(stage)
         start = time.perf_counter()
         try:
-            result = stage.run(config, dict(artifacts), out, force=stage.name in forced)
+            result = stage.run(
+                config, dict(artifacts), out, force=stage.name in forced, verify=verify
+            )
         except StaleArtifactError as exc:
             raise RecipeError(
                 f"stage '{stage.name}': {exc}; rebuild it with --force {stage.name}"

@@ -112,11 +112,18 @@ class Stage(Protocol[ConfigT]):
         ...
 
     def run(
-        self, config: ConfigT, inputs: Mapping[str, Path], out: Path, *, force: bool = False
+        self,
+        config: ConfigT,
+        inputs: Mapping[str, Path],
+        out: Path,
+        *,
+        force: bool = False,
+        verify: bool = False,
     ) -> StageResult:
         """Build (or reuse, or resume) the artifact of ``config`` in ``out``. ``inputs`` maps
         each name in :attr:`inputs` (and possibly other finished stages) to that stage's
-        artifact directory. ``force`` rebuilds even an artifact that matches."""
+        artifact directory. ``force`` rebuilds even an artifact that matches; ``verify``
+        re-hashes every file of one before reusing it (sizes are always checked)."""
         ...
 
     def estimate(self, config: ConfigT, resources: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from lemur_core.config import ConfigError, validate_section
 from lemur_core.protocols import Stage
-from lemur_core.stage import StageResult, StageStatus
+from lemur_core.stage import StageResult
 from pydantic import BaseModel, ConfigDict, Field
 
 from lemur_sft.config import SFTConfig
@@ -42,16 +42,20 @@ class SFTStage:
         return out / "hf"
 
     def run(
-        self, config: SFTConfig, inputs: Mapping[str, Path], out: Path, *, force: bool = False
+        self,
+        config: SFTConfig,
+        inputs: Mapping[str, Path],
+        out: Path,
+        *,
+        force: bool = False,
+        verify: bool = False,
     ) -> StageResult:
         """:func:`lemur_sft.finetune` of ``inputs["pretrain"]`` on ``inputs["instruct"]``."""
         from lemur_sft.trainer import finetune
 
-        result: Any = finetune(config, inputs["instruct"], inputs["pretrain"], out, force=force)
-        if isinstance(result, StageResult):
-            return result
-        # An entry point that still returns the bare manifest (before lemur_core.stage).
-        return StageResult(self.name, self.artifact_dir(Path(out)), StageStatus.FRESH, result)
+        return finetune(
+            config, inputs["instruct"], inputs["pretrain"], out, force=force, verify=verify
+        )
 
     def estimate(self, config: SFTConfig, resources: Mapping[str, Any]) -> dict[str, Any]:
         """Memory per GPU and GPU-hours (:func:`lemur_sft.estimate_sft`) on ``resources``:

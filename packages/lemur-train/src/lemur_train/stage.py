@@ -40,12 +40,18 @@ class PretrainStage:
         return out / "hf"
 
     def run(
-        self, config: TrainConfig, inputs: Mapping[str, Path], out: Path, *, force: bool = False
+        self,
+        config: TrainConfig,
+        inputs: Mapping[str, Path],
+        out: Path,
+        *,
+        force: bool = False,
+        verify: bool = False,
     ) -> StageResult:
         """:func:`lemur_train.train` on ``inputs["corpus"]``, resuming from ``out``'s checkpoints."""
         from lemur_train.trainer import train
 
-        return train(config, inputs["corpus"], out, force=force)
+        return train(config, inputs["corpus"], out, force=force, verify=verify)
 
     def estimate(self, config: TrainConfig, resources: Mapping[str, Any]) -> dict[str, Any]:
         """Memory per device and days of the run (:func:`lemur_train.plan`) on ``resources``:

@@ -25,12 +25,18 @@ class CorpusStage:
         return out
 
     def run(
-        self, config: CorpusConfig, inputs: Mapping[str, Path], out: Path, *, force: bool = False
+        self,
+        config: CorpusConfig,
+        inputs: Mapping[str, Path],
+        out: Path,
+        *,
+        force: bool = False,
+        verify: bool = False,
     ) -> StageResult:
         """:func:`lemur_data.corpus.build_corpus` into ``out``."""
         from lemur_data.corpus.build import build_corpus
 
-        return build_corpus(config, out, force=force)
+        return build_corpus(config, out, force=force, verify=verify)
 
     def estimate(self, config: CorpusConfig, resources: Mapping[str, Any]) -> dict[str, Any]:
         """Input and output bytes and tokens, CPU-hours (:func:`estimate_corpus`); no resources."""

@@ -25,12 +25,18 @@ class InstructStage:
         return out
 
     def run(
-        self, config: InstructConfig, inputs: Mapping[str, Path], out: Path, *, force: bool = False
+        self,
+        config: InstructConfig,
+        inputs: Mapping[str, Path],
+        out: Path,
+        *,
+        force: bool = False,
+        verify: bool = False,
     ) -> StageResult:
         """:func:`lemur_data.instruct.build_instruct` into ``out``."""
         from lemur_data.instruct.build import build_instruct
 
-        return build_instruct(config, out, force=force)
+        return build_instruct(config, out, force=force, verify=verify)
 
     def estimate(self, config: InstructConfig, resources: Mapping[str, Any]) -> dict[str, Any]:
         """Expected examples per source, seconds per step, output bytes; no resources."""
