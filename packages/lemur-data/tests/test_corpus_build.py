@@ -361,3 +361,32 @@ def test_cli_build_into_a_read_only_directory_is_one_line_and_leaves_nothing(
     assert lines[0].startswith(f"error: cannot write {ro}/.corpus.lock: read-only file system;")
     assert "choose another output directory" in lines[0]
     assert list(ro.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare for a small tmpfs")
+def test_cli_build_on_a_full_disk_is_one_line_and_leaves_nothing(
+    reference: tuple[CorpusConfig, Path], tmp_path: Path
+) -> None:
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+        pytest.skip("user namespaces are not available here")
+    config, _ = reference
+    cfg_path = tmp_path / "config.yaml"
+    cfg_path.write_text(config.to_yaml())
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    # A 256 KiB tmpfs in a private mount namespace: the build really runs out of space mid-way.
+    script = (
+        f"mount -t tmpfs -o size=256k tmpfs {disk} && "
+        f"{Path(sys.executable).parent / 'lemur-data'} corpus build {cfg_path} --out {disk / 'c'}"
+        f"; code=$?; ls -A {disk} > {tmp_path / 'left.txt'}; exit $code"
+    )
+    proc = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr
+    assert f"{disk}" in errors[0] and "no space left on device; free space" in errors[0]
+    # The lock file stays (it is how the next run knows nobody holds the directory); no scratch.
+    assert (tmp_path / "left.txt").read_text().split() == [".c.lock"]
