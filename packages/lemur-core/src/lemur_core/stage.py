@@ -388,7 +388,7 @@ class Claim:
         elif self.scratch.is_dir() and self._foreign_entries():
             if stale_scratch == "refuse":
                 raise StageError(
-                    f"{self.scratch} holds files that no lemur {self.kind} stage wrote; choose "
+                    f"{self.scratch} holds files that no lemur {self.name} stage wrote; choose "
                     "another output directory or pass --force (force=True) to replace them"
                 )
             if self.primary:
