@@ -110,6 +110,10 @@ def run(
         Path | None,
         typer.Option(exists=True, file_okay=False, help="WebArena .auth directory (login states)"),
     ] = None,
+    judge_model: Annotated[
+        str | None,
+        typer.Option(help="LLM judge for WebArena's fuzzy_match/ua_match checks (model spec)"),
+    ] = None,
     max_model_errors: Annotated[
         int,
         typer.Option(
@@ -152,6 +156,8 @@ def run(
     check_model_spec(model, "--model")
     if feedback_model is not None:
         check_model_spec(feedback_model, "--feedback-model")
+    if judge_model is not None:
+        check_model_spec(judge_model, "--judge-model")
     incomplete: RunIncompleteError | None = None
     try:
         summary = run_suite(
@@ -169,6 +175,7 @@ def run(
             label=label,
             site_urls=sites,
             auth_dir=auth_dir,
+            judge_model=judge_model,
             max_consecutive_model_errors=max_model_errors or None,
             force=force,
         )

@@ -208,6 +208,7 @@ class EnvContext:
     tasks_dir: Path | None = None
     site_urls: Mapping[str, str] = field(default_factory=dict)
     auth_dir: str | None = None
+    judge_model: str | None = None
 
 
 EnvBuild = Callable[[], Any] | tuple[str, dict[str, Any]] | None
@@ -345,6 +346,8 @@ class WebArenaEnv(AgentEnv):
             out["config"]["site_urls"] = dict(ctx.site_urls)
             if ctx.auth_dir is not None:
                 out["config"]["auth_dir"] = ctx.auth_dir
+            if ctx.judge_model is not None:
+                out["config"]["judge_model"] = ctx.judge_model
         return out
 
 

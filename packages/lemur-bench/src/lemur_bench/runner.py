@@ -116,6 +116,9 @@ class RunConfig(BaseModel):
     auth_dir: str | None = Field(
         default=None, description="directory of WebArena's .auth/*_state.json login states"
     )
+    judge_model: str | None = Field(
+        default=None, description="LLM judge for WebArena's fuzzy_match/ua_match (model spec)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -183,6 +186,7 @@ def _env_context(cfg: RunConfig | None, path: Path | None) -> EnvContext:
         tasks_dir=Path(cfg.tasks_dir) if cfg.tasks_dir else None,
         site_urls=dict(cfg.site_urls),
         auth_dir=cfg.auth_dir,
+        judge_model=cfg.judge_model,
     )
 
 
@@ -471,6 +475,7 @@ def run_suite(
     label: str | None = None,
     site_urls: dict[str, str] | None = None,
     auth_dir: Path | None = None,
+    judge_model: str | None = None,
     max_consecutive_model_errors: int | None = 8,
     force: bool = False,
 ) -> dict[str, Any]:
@@ -516,6 +521,7 @@ def run_suite(
         action_representation=action_representation,
         site_urls=dict(site_urls or {}),
         auth_dir=str(Path(auth_dir).resolve()) if auth_dir else None,
+        judge_model=judge_model,
     )
     config = cfg.model_dump(mode="json")
     done = None if force else _reusable_summary(out_dir, config, label)

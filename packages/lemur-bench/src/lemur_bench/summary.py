@@ -22,6 +22,10 @@ def _finite(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
+def _unscorable(record: EpisodeRecord) -> bool:
+    return bool(record.turns and record.turns[-1].info.get("unscorable"))
+
+
 def summarize(
     records: list[EpisodeRecord],
     *,
@@ -35,10 +39,16 @@ def summarize(
         by_task[r.benchmark].append(r)
     tasks: dict[str, Any] = {}
     main: dict[str, list[EpisodeRecord]] = {}
+    unscorable: dict[str, int] = {}
     for name, recs in by_task.items():
         spec = get_task(name)
         budget = [r for r in recs if "@k" not in r.episode_id]
         main[name] = budget or [r for r in recs if r.episode_id.endswith(f"@k{spec.max_turns}")]
+        # An episode its env could not score (WebArena's judged checks without --judge-model)
+        # is counted apart, never as a failure.
+        scored = [r for r in main[name] if not _unscorable(r)]
+        unscorable[name] = len(main[name]) - len(scored)
+        main[name] = scored
         rate = success_rate(main[name])
         tasks[name] = {
             "title": spec.title,
@@ -56,6 +66,8 @@ def summarize(
             "sandbox_isolation": sorted({r.sandbox_isolation or "unknown" for r in main[name]}),
             "data_sha256": data_sha256.get(name),
         }
+        if unscorable[name]:
+            tasks[name]["unscorable"] = unscorable[name]
         exact = exact_mint_by_budget(recs)
         if exact:
             tasks[name]["exact_mint_by_budget"] = {str(k): v for k, v in exact.items()}

@@ -53,6 +53,12 @@ class WebEnvConfig(BaseModel):
     page_timeout_ms: int = Field(15_000, ge=100)
     settle_ms: int = Field(300, ge=0, description="wait after click/type/press for navigation")
     max_tree_chars: int = Field(30_000, ge=100)
+    judge_model: str | None = Field(
+        None, description="model spec of the LLM judge for fuzzy_match/ua_match (WebArena: GPT-4)"
+    )
+    judge_cache: Path | None = Field(
+        None, description="judge replies (JSON lines); default $LEMUR_CACHE/webarena_judge.jsonl"
+    )
 
 
 class WebEnv(TextTaskEnv[WebTask]):
@@ -76,6 +82,13 @@ class WebEnv(TextTaskEnv[WebTask]):
         if tasks is None:
             tasks = load_tasks(cfg.tasks_path) if cfg.tasks_path else fixture_tasks()
         super().__init__(tasks, cfg.max_turns)
+        if fuzzy_judge is None and cfg.judge_model:
+            from lemur_core.assets import cache_dir
+
+            from lemur_agents.envs.web.judge import LLMJudge
+
+            cache = cfg.judge_cache or cache_dir() / "webarena_judge.jsonl"
+            fuzzy_judge = LLMJudge.from_spec(cfg.judge_model, cache)
         self.fuzzy_judge = fuzzy_judge
         self._symbolic = SymbolicMapper(WEBARENA_SCHEMA)
         self._python = PythonCallMapper(WEBARENA_SCHEMA)
@@ -183,9 +196,14 @@ class WebEnv(TextTaskEnv[WebTask]):
                 intent=self.task.instruction,
                 fuzzy_judge=self.fuzzy_judge,
             )
-            return reward, {"answer": answer}
+            return reward, {"answer": answer, **self._judgements()}
         except UnscorableTaskError as err:
-            return 0.0, {"answer": answer, "unscorable": str(err)}
+            return 0.0, {"answer": answer, "unscorable": str(err), **self._judgements()}
+
+    def _judgements(self) -> dict[str, Any]:
+        take = getattr(self.fuzzy_judge, "take_judgements", None)
+        judged = take() if take is not None else []
+        return {"judgements": judged} if judged else {}
 
     def _act(self, action: str) -> tuple[str, float, bool, dict[str, Any]]:
         assert self._browser is not None
