@@ -218,10 +218,20 @@ def _os_line(exc: OSError) -> Classified:
     if isinstance(exc, PermissionError):
         fix = "make it readable/writable by this user (chmod/chown) or choose another path"
         return Classified(ExitCode.ENVIRONMENT, error_line("permission denied", where, fix))
+    if exc.filename is None and exc.errno is None:
+        # Raised with a message of its own (``FileNotFoundError("script x.json not found")``).
+        code = ExitCode.INPUT if isinstance(exc, FileNotFoundError | FileExistsError) else None
+        if code is not None:
+            return Classified(code, error_line(_message(exc), fix="check the path"))
     if isinstance(exc, FileNotFoundError):
         return Classified(
             ExitCode.INPUT, error_line("no such file or directory", where, "check the path")
         )
+    if isinstance(exc, FileExistsError):
+        is_file = where is not None and os.path.isfile(where)
+        what = "is a file, not a directory" if is_file else "already exists"
+        fix = "choose another path or remove what is there"
+        return Classified(ExitCode.INPUT, error_line(what, where, fix))
     if isinstance(exc, IsADirectoryError):
         return Classified(
             ExitCode.INPUT, error_line("is a directory, expected a file", where, "name the file")
