@@ -354,7 +354,7 @@ def test_cli_build_into_a_read_only_directory_is_one_line_and_leaves_nothing(
     proc = subprocess.run(
         ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=300
     )
-    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.returncode == 5, proc.stdout + proc.stderr  # environment class
     assert "Traceback" not in proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, lines
@@ -383,7 +383,7 @@ def test_cli_build_on_a_full_disk_is_one_line_and_leaves_nothing(
     proc = subprocess.run(
         ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=300
     )
-    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.returncode == 5, proc.stdout + proc.stderr  # environment class
     assert "Traceback" not in proc.stdout + proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, proc.stderr

@@ -12,8 +12,6 @@ from typing import Annotated
 
 import typer
 from lemur_core.config import SET_HELP, ConfigError
-from lemur_core.manifest import ManifestError, StaleArtifactError
-from lemur_core.stage import StageError
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -22,7 +20,6 @@ from rich.table import Table
 from lemur_data.corpus.build import build_corpus
 from lemur_data.corpus.config import CorpusConfig
 from lemur_data.corpus.estimate import estimate_corpus
-from lemur_data.corpus.mixer import MixError
 from lemur_data.corpus.report import decode_row, mixture_table
 
 app = typer.Typer(help="Build and inspect the pre-training corpus.", no_args_is_help=True)
@@ -48,7 +45,9 @@ def build(
     config: ConfigArgument,
     out: Annotated[Path, typer.Option("--out", help="artifact directory to create")],
     overrides: SetOption = None,
-    workers: Annotated[int, typer.Option(help="local worker processes (output is the same)")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="local worker processes (output is the same)")
+    ] = 1,
     force: Annotated[bool, typer.Option(help="replace an existing artifact")] = False,
     keep_work: Annotated[bool, typer.Option(help="keep the scratch directory")] = False,
     verify: Annotated[
@@ -81,17 +80,12 @@ def build(
                 on_stage=on_stage,
             )
             progress.update(task, completed=progress.tasks[0].total or 0, description="done")
-    except (
-        ConfigError,
-        StaleArtifactError,
-        MixError,
-        FileExistsError,
-        ManifestError,
-        StageError,
-    ) as exc:
+    except ConfigError as exc:
         # Plain stderr: a console would wrap or cut a long path out of the one-line message.
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    # Stale, busy, damaged or unwritable OUT and bad inputs (MixError ...) propagate: the
+    # lemur-data app prints them as one line with their class's exit code (docs/errors.md).
     _console.print(mixture_table(out))
     manifest = result.manifest
     _console.print(f"wrote {out} (config {manifest.config_sha256[:12]})")
@@ -100,11 +94,7 @@ def build(
 @app.command()
 def stats(corpus_dir: Annotated[Path, typer.Argument(help="a corpus artifact directory")]) -> None:
     """Print the mixture as paper Table 8: type, source, weight, effective tokens, epochs."""
-    try:
-        _console.print(mixture_table(corpus_dir))
-    except ManifestError as exc:
-        _console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    _console.print(mixture_table(corpus_dir))  # ManifestError: one line, exit 3
 
 
 @app.command()
@@ -115,9 +105,8 @@ def inspect(
     """Decode one packed row, showing document boundaries and sources."""
     try:
         segments = decode_row(corpus_dir, row)
-    except (IndexError, FileNotFoundError) as exc:
-        _console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    except IndexError as exc:  # a row past the end
+        raise typer.BadParameter(str(exc), param_hint="--row") from exc
     for seg in segments:
         _console.print(
             Panel(
