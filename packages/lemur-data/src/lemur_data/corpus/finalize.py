@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from lemur_data.corpus.pack import (
     shard_path,
     special_ids_of_dir,
 )
+from lemur_data.corpus.reference import reference_stats
 
 
 class PackingError(ValueError):
@@ -134,6 +136,26 @@ def _counts_by_source(counters: Counter[str], prefix: str) -> dict[str, dict[str
             source, reason = key[len(prefix) + 1 :].split("/", 1)
             out[source][reason] = value
     return dict(out)
+
+
+def _shard_reader(
+    out: Path, rows_per_shard: int, shards: int
+) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Reads packed rows by global index from the shards just written (memory-mapped)."""
+    arrays = [
+        [np.load(out / shard_path(i, name), mmap_mode="r") for name in SHARD_ARRAYS]
+        for i in range(shards)
+    ]
+
+    def read(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        shard_of, local = np.divmod(np.asarray(indices, np.int64), rows_per_shard)
+        picked = [
+            np.stack([arrays[s][a][r] for s, r in zip(shard_of, local, strict=True)])
+            for a in range(len(SHARD_ARRAYS))
+        ]
+        return picked[0], picked[1], picked[2]
+
+    return read
 
 
 class FinalizeStep(PipelineStep):
@@ -249,6 +271,11 @@ class FinalizeStep(PipelineStep):
             },
             "decontam_hits": hits.count("\n"),
             "shards": json.loads(spec.model_dump_json()),
+            # The held-out rows (pre-training evaluates on them, never trains on them) and the
+            # unigram / bigram cross-entropies a model has to beat on them.
+            **reference_stats(
+                _shard_reader(out, per_shard, len(shards)), rows, spec.vocab_size, sources
+            ),
         }
         manifest = ArtifactManifest.create(
             kind="corpus",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from lemur_core.corpus import CORPUS_SCHEMA_VERSION, TokenShardSpec
@@ -25,6 +26,24 @@ def _human(n: float) -> str:
     return f"{n:.0f}"
 
 
+def reference_line(stats: dict[str, Any]) -> str:
+    """The held-out split and the n-gram reference cross-entropies of a corpus manifest's stats,
+    in one line (empty for a corpus built before they were recorded)."""
+    ref = stats.get("reference")
+    held = stats.get("heldout", {}).get("rows", [])
+    if not ref:
+        return f"held-out rows: {len(held)}; no n-gram reference (too few rows)" if held else ""
+    per_source = ", ".join(
+        f"{name} {ref['unigram_per_source'][name]:.3f}/{ref['bigram_per_source'][name]:.3f}"
+        for name in ref["bigram_per_source"]
+    )
+    return (
+        f"held-out: {len(held)} rows, {ref['heldout_tokens']} tokens; reference cross-entropy "
+        f"(nats/token): unigram {ref['unigram_nats']:.3f}, interpolated bigram "
+        f"{ref['bigram_nats']:.3f} (per source unigram/bigram: {per_source})"
+    )
+
+
 def mixture_table(corpus_dir: Path) -> Table:
     """A Rich table laid out like paper Table 8: type, source, weight, effective tokens,
     epochs, plus the realized share and removal counts by stage."""
@@ -32,17 +51,19 @@ def mixture_table(corpus_dir: Path) -> Table:
     stats = manifest.stats
     dedup = stats["dedup"]
     threshold = dedup.get("implied_threshold")
+    captions = [
+        f"near dedup: {dedup.get('bands')} bands x {dedup.get('rows_per_band')} rows of "
+        f"{dedup.get('ngram_size')}-gram MinHash = Jaccard threshold {threshold:.2f}; "
+        f"{dedup.get('removed_exact', 0)} exact and {dedup.get('removed_near', 0)} near "
+        f"duplicates removed; {stats['decontam_hits']} decontamination hits"
+        if threshold is not None
+        else "",
+        reference_line(stats),
+    ]
     table = Table(
         title=f"corpus {corpus_dir} — {_human(stats['tokens'])} tokens, "
         f"{stats['rows']} rows, packing {100 * stats['packing_efficiency']:.2f}%",
-        caption=(
-            f"near dedup: {dedup.get('bands')} bands x {dedup.get('rows_per_band')} rows of "
-            f"{dedup.get('ngram_size')}-gram MinHash = Jaccard threshold {threshold:.2f}; "
-            f"{dedup.get('removed_exact', 0)} exact and {dedup.get('removed_near', 0)} near "
-            f"duplicates removed; {stats['decontam_hits']} decontamination hits"
-            if threshold is not None
-            else None
-        ),
+        caption="\n".join(c for c in captions if c) or None,
     )
     for column in (
         "Type",

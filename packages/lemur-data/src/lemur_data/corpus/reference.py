@@ -1,0 +1,163 @@
+"""The held-out split of a packed corpus and the n-gram reference lines a model must beat.
+
+Held-out rows are chosen by a hash of the row index alone (SplitMix64), so the choice depends
+on neither the shard layout nor the number of tasks, and pre-training can exclude them and
+evaluate on them (their indices are recorded in the manifest's ``stats["heldout"]``).
+
+The references are cross-entropies in nats per token of the held-out rows' tokens under two
+count models of the *training* rows, over exactly the targets the trainer's loss counts (not
+padding, not a document's first token predicted from the previous document):
+
+* unigram, add-one smoothed over the vocabulary;
+* bigram interpolated with that unigram by Witten-Bell weights,
+  ``p(w|v) = (c(v,w) + T(v) p1(w)) / (c(v) + T(v))`` with ``T(v)`` the number of distinct
+  followers of ``v`` — a standard parameter-free interpolation, so nothing is tuned on the
+  held-out rows themselves.
+
+A model that only learned token frequencies sits on the unigram line; one that learned nothing
+beyond the previous token sits on the bigram line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+HELDOUT_FRACTION = 0.05
+"""Share of rows held out (at least one row when the corpus has two or more)."""
+MAX_HELDOUT_ROWS = 1024
+"""Cap on held-out rows, so the manifest's index list stays small for a large corpus."""
+MAX_COUNTED_ROWS = 65536
+"""Cap on training rows counted for the references (the lowest-hash ones beyond the held-out)."""
+HELDOUT_RULE = (
+    "rows with the smallest splitmix64(row index); "
+    f"count = min({MAX_HELDOUT_ROWS}, max(1, round({HELDOUT_FRACTION} * rows)))"
+)
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def splitmix64(values: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finalizer of each value (uint64 in, uint64 out; wraps like C)."""
+    z = np.asarray(values, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return (z ^ (z >> np.uint64(31))) & _MASK64
+
+
+def row_order(rows: int) -> np.ndarray:
+    """Row indices sorted by their hash (ties impossible: SplitMix64 is a bijection)."""
+    return np.argsort(splitmix64(np.arange(rows, dtype=np.uint64)), kind="stable")
+
+
+def heldout_count(rows: int) -> int:
+    """How many of ``rows`` rows are held out."""
+    if rows < 2:
+        return 0  # a one-row corpus has nothing to spare for training
+    return min(MAX_HELDOUT_ROWS, max(1, round(HELDOUT_FRACTION * rows)))
+
+
+def heldout_rows(rows: int) -> np.ndarray:
+    """The held-out row indices of a corpus of ``rows`` rows, ascending."""
+    return np.sort(row_order(rows)[: heldout_count(rows)])
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """Counted next-token targets: context token, target token, target's source."""
+
+    context: np.ndarray
+    target: np.ndarray
+    source: np.ndarray
+
+
+def targets_of(
+    tokens: np.ndarray, segments: np.ndarray, sources: np.ndarray, *, cross_document: bool = False
+) -> _Targets:
+    """The (context, target, source) triples the trainer's loss counts in rows ``[R, L]``
+    (the same rule as ``lemur_train.packing.target_mask``)."""
+    valid = segments[:, 1:] != 0
+    if not cross_document:
+        valid &= segments[:, 1:] == segments[:, :-1]
+    return _Targets(
+        context=np.asarray(tokens[:, :-1][valid], dtype=np.int64),
+        target=np.asarray(tokens[:, 1:][valid], dtype=np.int64),
+        source=np.asarray(sources[:, 1:][valid], dtype=np.int64),
+    )
+
+
+RowReader = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""Reads rows by global index: (tokens, segment_ids, source_ids), each ``[len(idx), L]``."""
+
+
+def _gather(read: RowReader, indices: np.ndarray, chunk: int = 4096) -> _Targets:
+    parts = [targets_of(*read(indices[i : i + chunk])) for i in range(0, len(indices), chunk)]
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return _Targets(empty, empty, empty)
+    return _Targets(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in _Targets.__annotations__)
+    )
+
+
+def _nats(logp: np.ndarray, source: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
+    per_source = {
+        name: float(-logp[source == i].mean())
+        for i, name in enumerate(names)
+        if (source == i).any()
+    }
+    return {"nats": float(-logp.mean()), "per_source": per_source}
+
+
+def reference_stats(
+    read: RowReader, rows: int, vocab_size: int, source_names: Sequence[str]
+) -> dict[str, Any]:
+    """``{"heldout": ..., "reference": ...}`` for the manifest's stats: the held-out rows and the
+    unigram / interpolated-bigram cross-entropies of their tokens under the training rows.
+
+    ``reference`` is absent when the corpus is too small to hold any row out."""
+    order = row_order(rows)
+    k = heldout_count(rows)
+    held = np.sort(order[:k])
+    out: dict[str, Any] = {
+        "heldout": {"rule": HELDOUT_RULE, "rows": [int(r) for r in held]},
+    }
+    if k == 0:
+        return out
+    counted = np.sort(order[k : k + MAX_COUNTED_ROWS])
+    train, test = _gather(read, counted), _gather(read, held)
+    if len(train.target) == 0 or len(test.target) == 0:
+        return out
+    uni = np.bincount(train.target, minlength=vocab_size).astype(np.float64)
+    p_uni = (uni + 1.0) / (uni.sum() + vocab_size)
+    # Bigram counts as sorted unique keys v * V + w, looked up by binary search.
+    pair_keys, pair_counts = np.unique(
+        train.context * vocab_size + train.target, return_counts=True
+    )
+    context_total = np.bincount(train.context, minlength=vocab_size).astype(np.float64)
+    followers = np.bincount(pair_keys // vocab_size, minlength=vocab_size).astype(np.float64)
+    keys = test.context * vocab_size + test.target
+    where = np.clip(np.searchsorted(pair_keys, keys), 0, max(len(pair_keys) - 1, 0))
+    c_vw = np.where(pair_keys[where] == keys, pair_counts[where], 0).astype(np.float64)
+    c_v, t_v = context_total[test.context], followers[test.context]
+    p1 = p_uni[test.target]
+    # An unseen context (c(v) = 0) backs off to the unigram entirely.
+    denominator = np.where(c_v > 0, c_v + t_v, 1.0)
+    p2 = np.where(c_v > 0, (c_vw + t_v * p1) / denominator, p1)
+    unigram = _nats(np.log(p1), test.source, source_names)
+    bigram = _nats(np.log(p2), test.source, source_names)
+    out["reference"] = {
+        "unigram_nats": unigram["nats"],
+        "bigram_nats": bigram["nats"],
+        "unigram_per_source": unigram["per_source"],
+        "bigram_per_source": bigram["per_source"],
+        "heldout_tokens": len(test.target),
+        "train_tokens_counted": len(train.target),
+        "train_rows_counted": len(counted),
+        "method": "add-one unigram; Witten-Bell interpolated bigram; counts from training rows",
+    }
+    return out
