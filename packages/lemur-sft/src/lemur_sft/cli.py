@@ -17,6 +17,7 @@ import typer
 from lemur_core.cli_app import lemur_typer
 from lemur_core.cli_errors import InputError
 from lemur_core.config import SET_HELP, ConfigError
+from lemur_core.humanize import human_value
 from rich.console import Console
 from rich.table import Table
 
@@ -118,7 +119,7 @@ def plan(
     table.add_column("quantity")
     table.add_column("value", justify="right")
     for key, value in est.items():
-        table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else str(value))
+        table.add_row(key, human_value(key, value))  # 69.0B params, not 69,000,000,000.00
     Console().print(table)
     try:
         check_global_batch(cfg, world_size)

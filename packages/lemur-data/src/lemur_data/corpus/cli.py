@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from lemur_core.config import SET_HELP, ConfigError
+from lemur_core.humanize import human_value
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -137,5 +138,5 @@ def estimate(config: ConfigArgument, overrides: SetOption = None) -> None:
     cfg = _load(config, overrides)
     table = Table("quantity", "value")
     for key, value in estimate_corpus(cfg).items():
-        table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else value)
+        table.add_row(key, human_value(key, value))  # 3.42 TB, 951.0B tokens
     _console.print(table)
