@@ -54,7 +54,7 @@ def _convert(spec: SourceSpec, fixes: Fixes) -> Iterator[ConvertResult]:
         return
     rows = iter_rows(spec)
     if spec.format is SourceFormat.OASST1:
-        yield from convert_oasst1(rows, spec.name, fixes, spec.oasst_languages)
+        yield from convert_oasst1(rows, spec.name, fixes, spec.oasst_languages, spec.oasst_policy)
     elif spec.format is SourceFormat.OPENORCA:
         yield from convert_openorca(rows, spec.name, fixes)
     elif spec.format is SourceFormat.SHAREGPT:

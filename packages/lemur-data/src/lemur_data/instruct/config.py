@@ -95,6 +95,9 @@ class SourceSpec(_Frozen):
     semantic_dedup: bool = False
     max_tokens_per_example: int | None = Field(default=None, ge=16)
     oasst_languages: tuple[str, ...] | None = None
+    oasst_policy: Literal["best_path", "all_paths", "top_ranked_paths"] = Field(
+        default="best_path", description="how threads are cut from OASST1 trees (see oasst.py)"
+    )
     paper_count: int | None = Field(default=None, ge=0, description="paper Table 1 count")
 
     @model_validator(mode="after")

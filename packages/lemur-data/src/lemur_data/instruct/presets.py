@@ -83,6 +83,9 @@ def lemur_chat_v1_config() -> InstructConfig:
                 group="OpenAssistant 1",
                 hf_dataset="OpenAssistant/oasst1",
                 hf_split="train",
+                # Closest to Table 1 (34,546 instances, 1.6 rounds) by oasst1's shape: one
+                # thread per best reply of every answered prompt (docs: data-instruct.md).
+                oasst_policy="top_ranked_paths",
                 paper_count=PAPER_COUNTS["OpenAssistant 1"],
             ),
             SourceSpec(
