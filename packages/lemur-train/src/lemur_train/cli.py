@@ -62,8 +62,23 @@ def run(
     verify: Annotated[
         bool, typer.Option(help="re-hash every file of an existing OUT/hf before reusing it")
     ] = False,
+    coordinator: Annotated[
+        str | None,
+        typer.Option(help="multi-host: HOST:PORT of process 0 (also LEMUR_COORDINATOR)"),
+    ] = None,
+    num_processes: Annotated[
+        int | None, typer.Option(help="multi-host: number of processes (LEMUR_NUM_PROCESSES)")
+    ] = None,
+    process_id: Annotated[
+        int | None, typer.Option(help="multi-host: this process's id (LEMUR_PROCESS_ID)")
+    ] = None,
 ) -> None:
-    """Train (resuming from OUT's checkpoints) and export OUT/hf."""
+    """Train (resuming from OUT's checkpoints) and export OUT/hf.
+
+    Multi-host: run the same command on every host with --coordinator/--num-processes/
+    --process-id (or under Slurm / on a TPU slice, where JAX reads them itself).
+    """
+    from lemur_train.distributed import Launch
     from lemur_train.trainer import train
 
     # absl (imported by orbax) may have claimed the root logger already: attach our own.
@@ -72,7 +87,8 @@ def run(
     logger.addHandler(logging.StreamHandler())
     cfg = _load_config(config, overrides)
     # Busy, stale, damaged or unwritable OUT, a bad corpus or checkpoint: one line, exit 3/5.
-    result = train(cfg, corpus, out, force=force, verify=verify)
+    launch = Launch(coordinator, num_processes, process_id, source="the command line")
+    result = train(cfg, corpus, out, force=force, verify=verify, launch=launch)
     loss = result.manifest.stats.get("final_loss")
     shown = f"{loss:.4f}" if isinstance(loss, float) else str(loss)
     typer.echo(f"model: {out / 'hf'}  final loss: {shown}")

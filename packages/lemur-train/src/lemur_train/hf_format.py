@@ -8,9 +8,12 @@ embeddings (``tie_word_embeddings``, e.g. SmolLM2) have no ``lm_head`` on either
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +99,41 @@ def hf_config_from_model(
     }
 
 
-def params_from_hf(state: dict[str, np.ndarray], cfg: ModelConfig) -> Params:
-    """Lemur params (nested dict of numpy arrays) from an HF state dict; checks every shape."""
+@dataclass(frozen=True)
+class LazyTensor:
+    """One lemur parameter not read yet: its shape, and how to read any slice of it.
+
+    ``read`` takes one slice per dimension (what ``jax.make_array_from_callback`` asks for) and
+    returns only that part, so a host reads the shards of its own devices and no more.
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    read: Callable[[tuple[slice, ...]], np.ndarray]
+
+    def full(self) -> np.ndarray:
+        """The whole tensor (a copy)."""
+        return self.read(tuple(slice(None) for _ in self.shape))
+
+
+def _stacked(layers: list[Callable[[], np.ndarray]], shape: tuple[int, ...]) -> LazyTensor:
+    # Per-layer views over the memory-mapped file, stacked on a leading layer axis on read.
+    def read(index: tuple[slice, ...]) -> np.ndarray:
+        rest = index[1:]
+        return np.stack([np.asarray(layers[i]()[rest]) for i in range(len(layers))[index[0]]])
+
+    first = layers[0]()
+    return LazyTensor((len(layers), *shape), first.dtype, read)
+
+
+def _single(view: Callable[[], np.ndarray]) -> LazyTensor:
+    array = view()
+    return LazyTensor(tuple(array.shape), array.dtype, lambda index: np.array(view()[index]))
+
+
+def hf_param_sources(state: dict[str, np.ndarray], cfg: ModelConfig) -> Params:
+    """Lemur params as a tree of :class:`LazyTensor` over an HF state dict (e.g. memory-mapped
+    safetensors views): every name and shape is checked now, no tensor data is read."""
     h, heads, kv, d = (
         cfg.hidden_size,
         cfg.num_attention_heads,
@@ -112,22 +148,25 @@ def params_from_hf(state: dict[str, np.ndarray], cfg: ModelConfig) -> Params:
                 f"HF checkpoint lacks tensor '{name}' needed by a {cfg.num_hidden_layers}-layer Llama"
             )
         used.add(name)
-        array = np.asarray(state[name])
-        if array.shape != shape:
+        array = state[name]
+        if tuple(array.shape) != shape:
             raise ValueError(f"HF tensor '{name}' has shape {array.shape}, expected {shape}")
         return array
 
-    def stack(suffix: str, shape: tuple[int, ...], fn: Any) -> np.ndarray:
-        return np.stack(
-            [fn(get(f"model.layers.{i}.{suffix}", shape)) for i in range(cfg.num_hidden_layers)]
-        )
+    def stack(
+        suffix: str, shape: tuple[int, ...], fn: Callable[[np.ndarray], np.ndarray]
+    ) -> LazyTensor:
+        arrays = [get(f"model.layers.{i}.{suffix}", shape) for i in range(cfg.num_hidden_layers)]
+        out_shape = tuple(fn(arrays[0]).shape)
+        return _stacked([functools.partial(fn, a) for a in arrays], out_shape)
+
+    def same(w: np.ndarray) -> np.ndarray:
+        return w
 
     embedding = get("model.embed_tokens.weight", (cfg.vocab, h))
     layers = {
-        "input_layernorm": {"scale": stack("input_layernorm.weight", (h,), lambda w: w)},
-        "post_attention_layernorm": {
-            "scale": stack("post_attention_layernorm.weight", (h,), lambda w: w)
-        },
+        "input_layernorm": {"scale": stack("input_layernorm.weight", (h,), same)},
+        "post_attention_layernorm": {"scale": stack("post_attention_layernorm.weight", (h,), same)},
         "self_attn": {
             "q_proj": {
                 "kernel": stack(
@@ -162,19 +201,33 @@ def params_from_hf(state: dict[str, np.ndarray], cfg: ModelConfig) -> Params:
             },
         },
     }
+    norm = get("model.norm.weight", (h,))
     params: Params = {
-        "embed_tokens": {"embedding": embedding},
+        "embed_tokens": {"embedding": _single(lambda: embedding)},
         "layers": layers,
-        "norm": {"scale": get("model.norm.weight", (h,))},
+        "norm": {"scale": _single(lambda: norm)},
     }
     if not cfg.tie_word_embeddings:
-        params["lm_head"] = {"kernel": get("lm_head.weight", (cfg.vocab, h)).T}
+        head = get("lm_head.weight", (cfg.vocab, h))
+        params["lm_head"] = {"kernel": _single(lambda: head.T)}
     # A tied checkpoint may still carry a copy of lm_head; anything else unknown is a mistake.
     leftover = sorted(set(state) - used - {"lm_head.weight"})
     leftover = [k for k in leftover if not k.endswith("rotary_emb.inv_freq")]
     if leftover:
         raise ValueError(f"HF checkpoint has tensors this Llama does not use: {leftover[:5]}")
     return params
+
+
+def materialize(sources: Any) -> Any:
+    """A tree of :class:`LazyTensor` read whole into numpy arrays."""
+    if isinstance(sources, dict):
+        return {k: materialize(v) for k, v in sources.items()}
+    return sources.full()
+
+
+def params_from_hf(state: dict[str, np.ndarray], cfg: ModelConfig) -> Params:
+    """Lemur params (nested dict of numpy arrays) from an HF state dict; checks every shape."""
+    return materialize(hf_param_sources(state, cfg))  # type: ignore[no-any-return]
 
 
 def hf_from_params(params: Params, cfg: ModelConfig) -> dict[str, np.ndarray]:
@@ -215,6 +268,16 @@ def load_hf(hf_dir: str | os.PathLike[str]) -> tuple[ModelConfig, Params]:
         )
     cfg = model_config_from_hf(json.loads((root / "config.json").read_text()))
     return cfg, params_from_hf(read_hf_weights(root), cfg)
+
+
+def hf_sources(hf_dir: str | os.PathLike[str]) -> tuple[ModelConfig, Params]:
+    """Model config and a tree of :class:`LazyTensor` over the (memory-mapped) safetensors of an
+    HF Llama directory: what the trainer reads slice by slice into each device's shard."""
+    root = Path(hf_dir)
+    if not (root / "config.json").exists():
+        raise FileNotFoundError(f"{root} has no config.json; pass a Hugging Face model directory")
+    cfg = model_config_from_hf(json.loads((root / "config.json").read_text()))
+    return cfg, hf_param_sources(read_hf_weights(root), cfg)
 
 
 def save_hf(

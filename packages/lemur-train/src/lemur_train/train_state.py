@@ -13,6 +13,7 @@ import flax.linen as nn
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -74,6 +75,33 @@ def state_layout(model: nn.Module, tx: optax.GradientTransformation, mesh: Mesh)
     return StateLayout(abstract=abstract, shardings=shardings, param_shardings=param_shardings)
 
 
+def place_params(params: Any, shardings: Any, abstract: Any) -> Any:
+    """``params`` as float32 jax Arrays in ``shardings``, each device given only its own slice.
+
+    A leaf may be a :class:`lemur_train.hf_format.LazyTensor` (read slice by slice from its
+    file), a numpy array, or a jax Array (resharded on device). No tensor is ever put whole on
+    one device: ``jax.make_array_from_callback`` asks for the slices of this host's devices.
+    Shapes must match ``abstract`` (the model's own), else a ``ValueError`` names the leaf.
+    """
+
+    def place(path: Any, leaf: Any, want: Any, sharding: NamedSharding) -> jax.Array:
+        if tuple(leaf.shape) != tuple(want.shape):
+            raise ValueError(
+                f"parameter {jax.tree_util.keystr(path)} has shape {tuple(leaf.shape)}, the "
+                f"model expects {tuple(want.shape)}"
+            )
+        if isinstance(leaf, jax.Array):
+            return jax.device_put(leaf.astype(jnp.float32), sharding)
+        read = leaf.read if hasattr(leaf, "read") else leaf.__getitem__
+
+        def shard(index: Any) -> np.ndarray:
+            return np.asarray(read(index), dtype=np.float32)
+
+        return jax.make_array_from_callback(tuple(want.shape), sharding, shard)
+
+    return jax.tree_util.tree_map_with_path(place, params, abstract, shardings)
+
+
 def init_state(
     model: nn.Module,
     tx: optax.GradientTransformation,
@@ -83,8 +111,8 @@ def init_state(
 ) -> TrainState:
     """A fresh state in its sharded layout: random init from ``seed``, or the given ``params``.
 
-    Given params (e.g. imported from Hugging Face) are placed with the param shardings and
-    cast to float32 master weights.
+    Given params (e.g. imported from Hugging Face, see :func:`place_params`) are placed with
+    the param shardings and cast to float32 master weights, shard by shard.
     """
     init_key, state_key = jax.random.split(jax.random.PRNGKey(seed))
     if params is None:
@@ -94,11 +122,7 @@ def init_state(
 
         placed = jax.jit(make_params, out_shardings=layout.param_shardings)()
     else:
-        placed = jax.tree.map(
-            lambda x, s: jax.device_put(jnp.asarray(x, jnp.float32), s),
-            params,
-            layout.param_shardings,
-        )
+        placed = place_params(params, layout.param_shardings, layout.abstract.params)
 
     def finish(p: Any) -> TrainState:
         return TrainState(

@@ -25,6 +25,7 @@ from lemur_train import __version__
 from lemur_train.checkpoint import Checkpointer, CheckpointError
 from lemur_train.config import DistributedConfig, TrainConfig
 from lemur_train.data import PackedCorpus, StepSampler
+from lemur_train.distributed import Launch, detect_launch, join
 from lemur_train.flops import chip, measure_cpu_peak, mfu, train_flops_per_token
 from lemur_train.hf_format import save_hf
 from lemur_train.metrics import MetricsLog
@@ -33,7 +34,12 @@ from lemur_train.optim import lr_schedule, make_optimizer
 from lemur_train.sharding import batch_sharding, make_mesh
 from lemur_train.train_state import count_params, init_state, state_layout
 from lemur_train.train_step import jit_train_step, make_train_step
-from lemur_train.weights import RUN_CONFIG_FILE, load_weights, read_model_config, special_token_ids
+from lemur_train.weights import (
+    RUN_CONFIG_FILE,
+    load_sharded_params,
+    read_model_config,
+    special_token_ids,
+)
 
 MODEL_SCHEMA_VERSION = 1
 HF_DIR = "hf"
@@ -50,10 +56,16 @@ def resolve_config(config: TrainConfig, corpus: PackedCorpus) -> TrainConfig:
         differing = [
             k
             for k, v in init_model.model_dump().items()
-            if k not in ("cross_document_attention", "vocab_size")
+            if k not in ("cross_document_attention", "vocab_size", "head_dim")
             and getattr(model, k) != v
-            and k in model.model_fields_set | {"vocab_size"}
+            and k in model.model_fields_set
         ]
+        # head_dim None means hidden_size // heads: compare what the model will use (a preset
+        # leaves it None, an HF config.json states it).
+        if "head_dim" in model.model_fields_set and (
+            model.resolved_head_dim != init_model.resolved_head_dim
+        ):
+            differing.append("head_dim")
         if differing:
             raise ValueError(
                 f"model fields {differing} differ from the init_from checkpoint {config.init_from}; "
@@ -86,15 +98,15 @@ def corpus_input(corpus_dir: Path) -> InputRef:
     return InputRef(path=str(corpus_dir), kind="corpus", sha256=digest)
 
 
-def maybe_init_distributed(config: DistributedConfig) -> None:
-    """Join the multi-host job through ``jax.distributed`` when enabled (once per process)."""
-    if not config.enabled or jax.distributed.is_initialized():
-        return
-    jax.distributed.initialize(
-        coordinator_address=config.coordinator_address,
-        num_processes=config.num_processes,
-        process_id=config.process_id,
-    )
+def run_identity(config: TrainConfig) -> dict[str, Any]:
+    """The config as the run's identity: everything but how the processes were launched (the
+    ``distributed`` section), so every host of a multi-host job claims the same run."""
+    return config.model_dump(mode="json", exclude={"distributed"})
+
+
+def maybe_init_distributed(config: DistributedConfig, launch: Launch | None = None) -> None:
+    """Join the multi-host job (:mod:`lemur_train.distributed`) when the launcher says so."""
+    join(detect_launch(launch, config))
 
 
 def _sync_processes(name: str) -> None:
@@ -112,6 +124,7 @@ def train(
     *,
     force: bool = False,
     verify: bool = False,
+    launch: Launch | None = None,
 ) -> StageResult:
     """Train on the corpus at ``corpus_dir``, resuming from ``out_dir``'s checkpoints, and export.
 
@@ -124,17 +137,22 @@ def train(
     out; ``verify`` re-hashes them) the result is ``reused`` at once; checkpoints of another
     config raise :class:`StaleArtifactError` naming the fields; ``force`` discards everything in
     ``out_dir`` and starts over.
+
+    A multi-host job runs this on every host with the same config; ``launch`` (or the launcher's
+    environment, see :mod:`lemur_train.distributed`) says which process this is. Only process 0
+    writes ``metrics.jsonl``, ``run_config.json`` and the manifest.
     """
+    # Before anything else: jax.distributed.initialize refuses once JAX has computed anything.
+    maybe_init_distributed(config.distributed, launch)
     corpus_dir, out = Path(corpus_dir).absolute(), Path(out_dir).absolute()
     corpus = PackedCorpus(corpus_dir)
     cfg = resolve_config(config, corpus)
     inputs = (corpus_input(corpus_dir),)
-    maybe_init_distributed(cfg.distributed)
     primary = jax.process_index() == 0
     with claim(
         out / HF_DIR,
         "model",
-        cfg.model_dump(mode="json"),
+        run_identity(cfg),
         inputs,
         force,
         schema_version=MODEL_SCHEMA_VERSION,
@@ -148,7 +166,10 @@ def train(
         if run.status is StageStatus.REUSED:
             return run.result()
         if primary:
-            atomic_write_text(out / RUN_CONFIG_FILE, cfg.model_dump_json(indent=2) + "\n")
+            atomic_write_text(
+                out / RUN_CONFIG_FILE,
+                cfg.model_dump_json(indent=2, exclude={"distributed"}) + "\n",
+            )
         staging = out / f".{HF_DIR}.tmp"
         manifest = _train_and_export(cfg, corpus, out, inputs, staging)
         if not primary:
@@ -205,7 +226,13 @@ def _train_and_export(
             )
         log.info("resumed from checkpoint step %d", start)
     else:
-        params = load_weights(cfg.init_from)[1] if cfg.init_from else None
+        # Read straight into each device's shard: no whole tensor on one device, and a host
+        # reads only the slices its own devices hold.
+        params = (
+            load_sharded_params(cfg.init_from, layout.abstract.params, layout.param_shardings)
+            if cfg.init_from
+            else None
+        )
         state = init_state(model, tx, layout, cfg.seed, params)
     step_fn = jit_train_step(
         make_train_step(
@@ -224,10 +251,15 @@ def _train_and_export(
     peak = (
         measure_cpu_peak() if cfg.chip == "cpu" else chip(cfg.chip).peak_flops * jax.device_count()
     )
-    metrics = MetricsLog(
-        out / "metrics.jsonl",
-        resume_step=start,
-        tensorboard_dir=out / "tensorboard" if cfg.tensorboard else None,
+    # Process 0 alone owns metrics.jsonl (another process opening it would rewrite it).
+    metrics = (
+        MetricsLog(
+            out / "metrics.jsonl",
+            resume_step=start,
+            tensorboard_dir=out / "tensorboard" if cfg.tensorboard else None,
+        )
+        if jax.process_index() == 0
+        else None
     )
     sharding = batch_sharding(mesh)
     last_record: dict[str, Any] = {}
@@ -270,7 +302,7 @@ def _train_and_export(
                         done, host, corpus.sources, tokens_per_s, flops_per_token, peak
                     )
                     last_record["compile_s"] = round(compile_s, 3) if step == start else None
-                    if jax.process_index() == 0:
+                    if metrics is not None:
                         metrics.write(last_record)
                     progress.update(task, description=f"loss {last_record['loss']:.4f}")
                     window_start, window_steps = time.perf_counter(), 0
@@ -280,7 +312,8 @@ def _train_and_export(
                 )
         checkpointer.wait()
     finally:
-        metrics.close()
+        if metrics is not None:
+            metrics.close()
         checkpointer.close()
     return _export(cfg, state, corpus, staging, inputs, last_record, time.perf_counter() - started)
 
@@ -330,7 +363,7 @@ def _export(
         kind="model",
         schema_version=MODEL_SCHEMA_VERSION,
         producer=Producer(package="lemur-train", version=__version__),
-        config=cfg.model_dump(mode="json"),
+        config=run_identity(cfg),
         inputs=inputs,
         stats={
             "steps": cfg.max_steps,

@@ -17,12 +17,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 import orbax.checkpoint as ocp
 from lemur_core.atomic import atomic_write_text
 
 from lemur_train.config import ModelConfig, TrainConfig
-from lemur_train.hf_format import load_hf, model_config_from_hf, save_hf
+from lemur_train.hf_format import hf_sources, load_hf, model_config_from_hf, save_hf
+from lemur_train.train_state import place_params
 
 MODEL_CONFIG_FILE = "model_config.json"
 RUN_CONFIG_FILE = "run_config.json"
@@ -81,6 +83,27 @@ def load_weights(path: str | os.PathLike[str]) -> tuple[ModelConfig, Any]:
         manager.close()
         return run.model, _to_numpy(restored.state["params"])
     raise _not_weights(root)
+
+
+def load_sharded_params(path: str | os.PathLike[str], abstract: Any, shardings: Any) -> Any:
+    """Params of any of the three forms as float32 jax Arrays in ``shardings``, each device
+    reading only its own slice: an HF directory is read slice by slice from its memory-mapped
+    safetensors (``jax.make_array_from_callback``), a lemur params checkpoint by Orbax's sharded
+    restore. A training run directory is read on the host first (its checkpoint also holds
+    optimizer state of unknown shape) and then sliced per device."""
+    root = Path(path).absolute()
+    if (root / "config.json").exists():
+        return place_params(hf_sources(root)[1], shardings, abstract)
+    if (root / MODEL_CONFIG_FILE).exists():
+        target = jax.tree.map(
+            lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
+            abstract,
+            shardings,
+        )
+        with ocp.StandardCheckpointer() as checkpointer:
+            restored = checkpointer.restore(root / "params", target)
+        return place_params(restored, shardings, abstract)
+    return place_params(load_weights(root)[1], shardings, abstract)
 
 
 def _to_numpy(tree: Any) -> Any:
