@@ -32,9 +32,11 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupSignature
 from datatrove.utils.stats import PipelineStats
 from lemur_core.corpus import CORPUS_SCHEMA_VERSION
-from lemur_core.manifest import MANIFEST_NAME, ArtifactManifest
+from lemur_core.manifest import ArtifactManifest
 from lemur_core.stage import StageResult, StageStatus, claim, default_scratch
 
+from lemur_data.corpus.cluster import run_ray, run_slurm
+from lemur_data.corpus.cluster import slurm_chain as slurm_chain  # re-exported
 from lemur_data.corpus.config import CorpusConfig, CorpusConfigError
 from lemur_data.corpus.dedup import CodeWordTokenizer, DedupClusterStep, minhash_config
 from lemur_data.corpus.filters import DecontamFilter, DocumentSink, Normalizer, QualityFilter
@@ -224,68 +226,6 @@ def _run_local(
         _log.info("stage %s done in %.1f s", name, time.perf_counter() - started)
 
 
-def slurm_chain(
-    config: CorpusConfig, stages: list[tuple[str, list[PipelineStep], int]], work: Path
-) -> list[Any]:
-    """One datatrove SlurmPipelineExecutor per stage, each depending on the previous one.
-
-    Running the last one submits the whole chain as Slurm job arrays.
-    """
-    from datatrove.executor.slurm import SlurmPipelineExecutor
-
-    slurm = config.executor.slurm
-    if slurm is None:
-        raise CorpusConfigError("executor.slurm: needed when executor.kind is 'slurm'")
-    chain: list[SlurmPipelineExecutor] = []
-    for name, pipeline, tasks in stages:
-        chain.append(
-            SlurmPipelineExecutor(
-                pipeline,
-                tasks=tasks,
-                time=slurm.time,
-                partition=slurm.partition,
-                cpus_per_task=slurm.cpus_per_task,
-                mem_per_cpu_gb=slurm.mem_per_cpu_gb,
-                qos=slurm.qos,
-                venv_path=slurm.venv_path,
-                sbatch_args=dict(slurm.sbatch_args) or None,
-                job_name=f"lemur-corpus-{name}",
-                logging_dir=str(work / "logs" / name),
-                depends=chain[-1] if chain else None,
-            )
-        )
-    return chain
-
-
-def _run_cluster(
-    config: CorpusConfig,
-    stages: list[tuple[str, list[PipelineStep], int]],
-    work: Path,
-    workers: int,
-    out_dir: Path,
-) -> None:
-    executor = config.executor
-    if executor.kind == "ray":
-        from datatrove.executor.ray import RayPipelineExecutor
-
-        ray = executor.ray
-        for name, pipeline, tasks in stages:
-            RayPipelineExecutor(
-                pipeline,
-                tasks=tasks,
-                workers=workers if workers > 1 else -1,
-                logging_dir=str(work / "logs" / name),
-                cpus_per_task=ray.cpus_per_task if ray else 1,
-                mem_per_cpu_gb=ray.mem_per_cpu_gb if ray else 2,
-            ).run()
-        return
-    previous = slurm_chain(config, stages, work)[-1]
-    previous.run()  # submits the whole dependency chain
-    # The last stage writes the manifest on the cluster; wait for it like a job monitor would.
-    while not (out_dir / MANIFEST_NAME).exists():
-        time.sleep(60)
-
-
 def build_corpus(
     config: CorpusConfig,
     out_dir: Path,
@@ -296,6 +236,7 @@ def build_corpus(
     keep_work: bool = False,
     verify: bool = False,
     on_stage: StageHook | None = None,
+    ray_address: str | None = None,
 ) -> StageResult:
     """Build the corpus artifact of ``config`` in ``out_dir``; returns the stage's result.
 
@@ -308,6 +249,11 @@ def build_corpus(
     interrupted build resumes from its scratch directory ``work_dir`` (default:
     ``.<out_dir name>.work`` beside ``out_dir``), which is deleted after success unless
     ``keep_work``. ``on_stage(index, count, name)`` is called as each stage starts.
+
+    ``executor.kind`` ``ray`` runs the stages on a Ray cluster (``ray_address``, else
+    ``$RAY_ADDRESS``, else a local one with ``workers`` CPUs) and ``slurm`` as a chain of Slurm
+    job arrays (lemur_data.corpus.cluster); an incomplete task or a failed job ends the build
+    with a :class:`~lemur_data.corpus.cluster.ClusterError` naming it and its logs.
     """
     payload = config.hash_payload()
     with claim(
@@ -330,8 +276,17 @@ def build_corpus(
         stages = corpus_stages(config, stage.staging, work, decontaminator)
         if config.executor.kind == "local":
             _run_local(stages, work, workers, on_stage)
+        elif config.executor.kind == "ray":
+            run_ray(
+                stages,
+                work,
+                workers=workers,
+                settings=config.executor.ray,
+                address=ray_address,
+                on_stage=on_stage,
+            )
         else:
-            _run_cluster(config, stages, work, workers, stage.staging)
+            run_slurm(config, stages, work, stage.staging)
         return stage.publish(keep_scratch=keep_work)
 
 

@@ -54,8 +54,23 @@ def build(
     verify: Annotated[
         bool, typer.Option(help="re-hash every file of an existing corpus before reusing it")
     ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="local, ray or slurm: shorthand for --set executor.kind=... (see docs/scaling-out.md)"
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to run on (host:port, ray://host:10001 or auto); default "
+            "$RAY_ADDRESS, else a local cluster with --workers CPUs"
+        ),
+    ] = None,
 ) -> None:
     """Build a corpus artifact (resumes an interrupted build of the same config)."""
+    if executor is not None:
+        overrides = [*(overrides or []), f"executor.kind={executor}"]
     cfg = _load(config, overrides)
     try:
         with Progress(
@@ -79,6 +94,7 @@ def build(
                 keep_work=keep_work,
                 verify=verify,
                 on_stage=on_stage,
+                ray_address=ray_address,
             )
             progress.update(task, completed=progress.tasks[0].total or 0, description="done")
     except ConfigError as exc:
