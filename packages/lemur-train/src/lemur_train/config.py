@@ -216,6 +216,14 @@ class TrainConfig(StageConfig):
     remat: RematPolicy = "none"
     chip: str = Field(default="cpu", description="peak-FLOPs table entry for MFU (see plan)")
     log_every_steps: int = Field(default=1, ge=1)
+    eval_every_steps: int = Field(
+        default=0,
+        ge=0,
+        description="loss on the corpus's held-out rows every N steps and after the last; 0 = after the last only",
+    )
+    eval_max_rows: int = Field(
+        default=256, ge=1, description="held-out rows evaluated (the first N of the split)"
+    )
     tensorboard: bool = False
     export_dtype: ComputeDtype = "float32"
 

@@ -26,6 +26,7 @@ from lemur_train.checkpoint import Checkpointer, CheckpointError
 from lemur_train.config import DistributedConfig, TrainConfig
 from lemur_train.data import PackedCorpus, StepSampler
 from lemur_train.distributed import Launch, detect_launch, join
+from lemur_train.evaluation import HeldOutEvaluator, split_of
 from lemur_train.flops import chip, measure_cpu_peak, mfu, train_flops_per_token
 from lemur_train.hf_format import save_hf
 from lemur_train.metrics import MetricsLog
@@ -214,7 +215,8 @@ def _train_and_export(
     schedule = lr_schedule(cfg.optimizer, cfg.max_steps)
     tx = make_optimizer(cfg.optimizer, cfg.max_steps)
     layout = state_layout(model, tx, mesh)
-    sampler = StepSampler(corpus.rows, cfg.global_batch_size, cfg.data_seed)
+    split = split_of(corpus)  # the corpus's held-out rows are evaluated on, never trained on
+    sampler = StepSampler(len(split.train_rows), cfg.global_batch_size, cfg.data_seed)
     checkpointer = Checkpointer(out / "checkpoints", cfg.checkpoint)
     start, state, position = _restore_newest(checkpointer, layout)
     if start:
@@ -262,6 +264,16 @@ def _train_and_export(
         else None
     )
     sharding = batch_sharding(mesh)
+    evaluator = HeldOutEvaluator(
+        model,
+        corpus,
+        split.heldout_rows,
+        every_steps=cfg.eval_every_steps,
+        max_rows=cfg.eval_max_rows,
+        batch_rows=cfg.global_batch_size // cfg.grad_accum_steps,
+        sharding=sharding,
+        cross_document=cfg.model.cross_document_attention,
+    )
     last_record: dict[str, Any] = {}
     compile_s = 0.0
     started = time.perf_counter()
@@ -276,7 +288,9 @@ def _train_and_export(
             task = progress.add_task("", total=cfg.max_steps, completed=start)
             window_start, window_steps = time.perf_counter(), 0
             for step in range(start, cfg.max_steps):
-                rows = sampler.rows_for_step(step, jax.process_index(), jax.process_count())
+                rows = split.train_row(
+                    sampler.rows_for_step(step, jax.process_index(), jax.process_count())
+                )
                 local = corpus.read_rows(rows)
                 batch = {
                     name: jax.make_array_from_process_local_data(sharding, array)
@@ -290,7 +304,8 @@ def _train_and_export(
                     jax.block_until_ready(step_metrics)
                     compile_s = time.perf_counter() - window_start
                     window_start, window_steps = time.perf_counter(), 0
-                if done % cfg.log_every_steps == 0 or done == cfg.max_steps:
+                evaluate = evaluator.due(done, cfg.max_steps)
+                if done % cfg.log_every_steps == 0 or done == cfg.max_steps or evaluate:
                     host = jax.device_get(step_metrics)
                     elapsed = time.perf_counter() - window_start
                     tokens_per_s = (
@@ -302,6 +317,8 @@ def _train_and_export(
                         done, host, corpus.sources, tokens_per_s, flops_per_token, peak
                     )
                     last_record["compile_s"] = round(compile_s, 3) if step == start else None
+                    if evaluate:
+                        last_record.update(evaluator.evaluate(state.params))
                     if metrics is not None:
                         metrics.write(last_record)
                     progress.update(task, description=f"loss {last_record['loss']:.4f}")
@@ -370,6 +387,7 @@ def _export(
             "tokens_seen": cfg.max_steps * cfg.tokens_per_step,
             "parameters": count_params(params),
             "final_loss": last_record.get("loss"),
+            "final_heldout_loss": last_record.get("heldout_loss"),
             "seconds_this_process": round(seconds, 2),
             "architecture": "LlamaForCausalLM",
         },
