@@ -2,14 +2,15 @@
 
 The corpus is the ``tiny`` preset's code source, the running interpreter's top-level stdlib
 ``.py`` modules (about 4.7 MB on CPython 3.11); ``N x`` is N copies of it in which every copy
-after the first renames each identifier (``name`` -> ``name_c3``), so no copy is an exact or
-near duplicate of another and every stage sees N times the work. As a sharded datatrove build
-is run, the number of tasks grows with the input (``--tasks`` per copy), so each task's share
-stays the same size; the single-task stages (clusters, mixture plan, verification) hold
-per-document metadata, not text. Each size is built in a fresh
-process through lemur-data's public API (``build_corpus``: read -> normalize -> quality
-filters -> decontamination against HumanEval -> exact + MinHash near dedup -> tokenizer ->
-tokenize -> mix -> pack -> verify), one local worker, so the process's CPU time is the build's.
+after the first maps each identifier to another one of the modules' identifiers (a seeded
+permutation per copy: same token statistics), so no copy is an exact or near duplicate of
+another and every stage sees N times the work. As a sharded datatrove build is run, the number
+of tasks grows with the input (``--tasks`` per copy), so each task's share stays the same size;
+the single-task stages (clusters, mixture plan, verification) hold per-document metadata, not
+text. Each size is built in a fresh process through lemur-data's public API (``build_corpus``:
+read -> normalize -> quality filters -> decontamination against HumanEval -> exact + MinHash
+near dedup -> tokenizer -> tokenize -> mix -> pack -> verify), one local worker, so the
+process's CPU time is the build's.
 
 Printed per size: input MB, wall and CPU seconds (user + system of the build process and its
 children, from the start of the build), MB/s per core, the projection to CPU-hours per TB of
@@ -33,6 +34,7 @@ import builtins
 import json
 import keyword
 import os
+import random
 import re
 import resource
 import subprocess
@@ -42,6 +44,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,24 +55,33 @@ _IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 _KEEP = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins))
 
 
-def _renamed(src: str, copy: int) -> str:
-    """``src`` with every non-keyword, non-builtin identifier suffixed by ``_c{copy}``."""
-    if copy == 0:
-        return src
-    return _IDENT.sub(lambda m: m[0] if m[0] in _KEEP else f"{m[0]}_c{copy}", src)
+def _swap(mapping: dict[str, str], match: re.Match[str]) -> str:
+    return mapping.get(match[0], match[0])
 
 
 def materialize(root: Path, copies: int) -> int:
-    """Write ``copies`` copies of the stdlib's top-level modules under ``root``; total bytes."""
+    """Write ``copies`` copies of the stdlib's top-level modules under ``root``; total bytes.
+
+    Copy ``k > 0`` maps every identifier through its own seeded permutation of all the modules'
+    identifiers (keywords and builtins kept), so it is real-looking code with the same token
+    statistics but no shared n-grams with the other copies.
+    """
     stdlib = Path(sysconfig.get_paths()["stdlib"])
+    sources = [
+        (p.name, p.read_text(encoding="utf-8", errors="replace"))
+        for p in sorted(stdlib.glob("*.py"))
+    ]
+    names = sorted({m for _, text in sources for m in _IDENT.findall(text)} - _KEEP)
     total = 0
     for copy in range(copies):
         folder = root / f"copy{copy:02d}"
         folder.mkdir(parents=True, exist_ok=True)
-        for path in sorted(stdlib.glob("*.py")):
-            text = _renamed(path.read_text(encoding="utf-8", errors="replace"), copy)
-            data = text.encode("utf-8")
-            (folder / path.name).write_bytes(data)
+        shuffled = list(names)
+        random.Random(copy).shuffle(shuffled)
+        mapping = dict(zip(names, shuffled, strict=True))
+        for name, text in sources:
+            data = (_IDENT.sub(partial(_swap, mapping), text) if copy else text).encode("utf-8")
+            (folder / name).write_bytes(data)
             total += len(data)
     return total
 

@@ -526,7 +526,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=DedupConfig().rows_per_band)
     parser.add_argument("--ngram", type=int, default=DedupConfig().ngram_size)
     parser.add_argument("--levels", type=str, default="0.3,0.5,0.55,0.9,0.95,1.0")
-    parser.add_argument("--s-curve-pairs", type=int, default=150)
+    parser.add_argument("--s-curve-pairs", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--repeats", type=int, default=5, help="runs of each, one per permutation seed"

@@ -58,7 +58,7 @@ def table(runs: list[dict[str, Any]]) -> str:
         machine = run["machine"]
         load = f"{machine['load_average'][0]:.1f} / {machine['cpu_count']}"
         for fig in run["figures"]:
-            ratio = f"**{fig['ratio']:.2f}x**" if fig.get("ratio") is not None else "—"
+            ratio = f"{fig['ratio']:.2f}x" if fig.get("ratio") is not None else "—"
             lines.append(
                 f"| {fig['name']} ({fig['metric']}) | {_number(fig['ours'])} "
                 f"| {fig.get('peer') or '—'} | {_number(fig.get('peers'))} | {ratio} | {load} "
