@@ -133,3 +133,23 @@ def test_synthetic_figures_quoted_in_the_docs() -> None:
     got = {p: thread_stats(rows, p) for p in OASST_POLICIES}  # type: ignore[arg-type]
     print({p: (n, round(m, 2)) for p, (n, m) in got.items()})
     assert got["best_path"][0] < got["top_ranked_paths"][0] < got["all_paths"][0]
+
+
+def test_instruct_stats_prints_our_table_one_beside_the_papers(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lemur_data.instruct.cli import _print_stats
+
+    monkeypatch.setenv("COLUMNS", "200")  # one table row per line
+    from lemur_data.instruct.stats import TableOneAccumulator
+
+    table = TableOneAccumulator(lambda text: len(text.split()))
+    for result in convert_oasst1(synthetic_trees(50), "oasst1", Counter(), policy="all_paths"):
+        if not isinstance(result, Rejected):
+            table.add("OpenAssistant 1", result)
+    rows = table.rows({"OpenAssistant 1": 34_546})
+    assert rows[0]["paper_mean_rounds"] == 1.6
+    _print_stats({"table1": rows, "token_unit": "words"})
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "OpenAssistant 1" in x)
+    assert "34,546" in line and "1.6" in line and f"{rows[0]['mean_rounds']:.2f}" in line

@@ -116,6 +116,7 @@ def _print_stats(stats: dict) -> None:  # type: ignore[type-arg]
         "#Instances",
         "Paper #Instances",
         "Mean #Rounds",
+        "Paper #Rounds",
         f"Mean Prompt Len ({unit})",
         f"Mean Completion Len ({unit})",
     ):
@@ -126,6 +127,7 @@ def _print_stats(stats: dict) -> None:  # type: ignore[type-arg]
             f"{r['instances']:,}",
             f"{r['paper_instances']:,}" if r.get("paper_instances") else "-",
             f"{r['mean_rounds']:.2f}",
+            f"{r['paper_mean_rounds']:.1f}" if r.get("paper_mean_rounds") else "-",
             f"{r['mean_prompt_tokens']:.2f}",
             f"{r['mean_completion_tokens']:.2f}",
         )

@@ -12,6 +12,9 @@ from typing import Any
 
 from lemur_core import InstructExample, Role
 
+# Paper Table 1 mean rounds we can cite (OASST1: 34,546 instances, 1.6 rounds).
+PAPER_MEAN_ROUNDS: dict[str, float] = {"OpenAssistant 1": 1.6}
+
 
 class TableOneAccumulator:
     """Streams examples into per-row sums; :meth:`rows` gives the table."""
@@ -59,6 +62,7 @@ def _row(label: str, s: list[float], paper: int | None) -> dict[str, Any]:
         "instances": int(s[0]),
         "paper_instances": paper,
         "mean_rounds": round(s[1] / s[0], 2) if s[0] else 0.0,
+        "paper_mean_rounds": PAPER_MEAN_ROUNDS.get(label),
         "mean_prompt_tokens": round(s[2] / s[3], 2) if s[3] else 0.0,
         "mean_completion_tokens": round(s[4] / s[5], 2) if s[5] else 0.0,
     }
