@@ -146,7 +146,8 @@ def test_the_cli_exits_nonzero_and_says_how_many_episodes_did_not_finish(
 ) -> None:
     spec = f"openai:http://127.0.0.1:{_dead_port()}/v1?timeout=0.5&max_retries=0#lemur"
     args = ["run", "--suite", "gsm8k", "--model", spec, "--out", str(tmp_path / "run")]
-    result = CliRunner().invoke(app, [*args, "--tasks-dir", str(fixtures)])
+    # --no-preflight: this is about the runner's own accounting of a dead server.
+    result = CliRunner().invoke(app, [*args, "--tasks-dir", str(fixtures), "--no-preflight"])
     assert result.exit_code == 4, result.output  # model/server class (docs/errors.md)
     text = " ".join(result.output.split())
     assert "run incomplete: 0 of 2 planned episodes finished, 2 ended in model_error" in text
@@ -233,6 +234,7 @@ def test_a_second_writer_is_refused_until_the_first_is_killed(
         str(out),
         "--tasks-dir",
         str(fixtures),
+        "--no-preflight",  # its first request must come from inside the locked run directory
     ]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -257,6 +259,7 @@ def test_a_second_writer_is_refused_until_the_first_is_killed(
                 str(out),
                 "--tasks-dir",
                 str(fixtures),
+                "--no-preflight",  # the lock is what refuses, before any request
             ],
         )
         assert result.exit_code == 5 and "already running" in result.output

@@ -1,5 +1,5 @@
-"""Command line of lemur-bench: ``list``, ``fixtures``, ``run``, ``report``, ``view``, ``estimate``,
-``import mint``, ``rescore``."""
+"""Command line of lemur-bench: ``list``, ``fixtures``, ``run``, ``check``, ``report``, ``view``,
+``estimate``, ``import mint``, ``rescore``."""
 
 from __future__ import annotations
 
@@ -123,6 +123,10 @@ def run(
     force: Annotated[
         bool, typer.Option(help="discard what OUT holds of an earlier run and start over")
     ] = False,
+    preflight: Annotated[
+        bool,
+        typer.Option(help="check the model server with one tiny request before the first episode"),
+    ] = True,
 ) -> None:
     """Run a suite and write the eval_run artifact (episodes.jsonl, summary.json, manifest).
 
@@ -153,9 +157,14 @@ def run(
         sites[placeholder] = url
     # Everything the command line names is checked before any directory is touched.
     suite_tasks(suite)
-    check_model_spec(model, "--model")
+    specs = [check_model_spec(model, "--model")]
     if feedback_model is not None:
-        check_model_spec(feedback_model, "--feedback-model")
+        specs.append(check_model_spec(feedback_model, "--feedback-model"))
+    if preflight:  # a dead server or a wrong #MODEL: one line now, not after the whole suite
+        from lemur_bench.preflight import preflight as check_endpoint
+
+        for typed in specs:
+            check_endpoint(typed)
     if judge_model is not None:
         check_model_spec(judge_model, "--judge-model")
     incomplete: RunIncompleteError | None = None
@@ -194,6 +203,25 @@ def run(
         console.print(f"[yellow]skipped[/] {name}: {why}")
     if incomplete is not None:
         raise incomplete
+
+
+@app.command()
+def check(
+    model: Annotated[str, typer.Option(help="openai:URL#MODEL (hf: and scripted: need no check)")],
+) -> None:
+    """Check a model endpoint with one tiny request: reachable, serving #MODEL, answering."""
+    from lemur_agents.models.spec_check import check_model_spec
+
+    from lemur_bench.preflight import preflight
+
+    found = preflight(check_model_spec(model, "--model"))
+    if found is None:
+        typer.echo(f"{model}: no server to check (only openai: specs have one)")
+        return
+    typer.echo(
+        f"ok: {found.url} serves '{found.model}' (one-token reply {found.reply!r} "
+        f"in {found.seconds:.2f} s)"
+    )
 
 
 @app.command()
