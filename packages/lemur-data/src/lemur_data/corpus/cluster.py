@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from datatrove.pipeline.base import PipelineStep
+from lemur_core.cli_errors import EnvError
 from lemur_core.manifest import MANIFEST_NAME
 from lemur_core.stage_errors import StageError
 
@@ -59,8 +61,10 @@ _FAILED_STATES = frozenset(
 _DONE_STATES = _FAILED_STATES | {"COMPLETED"}
 
 
-class ClusterError(StageError):
-    """A cluster stage did not finish: the message names the stage, tasks or job, and logs."""
+class ClusterError(StageError, EnvError):
+    """A cluster stage did not finish: the message names the stage, tasks or job, and logs.
+
+    An environment failure for the CLIs (exit 5): the cluster, not the recipe, went wrong."""
 
 
 def _task_logs(logging_dir: Path, ranks: list[int], limit: int = 4) -> str:
@@ -306,8 +310,21 @@ class _Job:
 
 
 def _cancel(jobs: list[_Job]) -> None:
-    if jobs:
-        _run(["scancel", *(j.job_id for j in jobs)])
+    """Cancel the chain's jobs and the jobs that wait on them (datatrove's per-stage stats
+    merge, whose ids it does not keep), so nothing is left in DependencyNeverSatisfied."""
+    ours = {j.job_id for j in jobs}
+    for _ in range(3):  # dependents of dependents
+        listing = _run(["squeue", "-h", "-o", "%A|%E"]) or ""
+        more = {
+            job
+            for job, _, deps in (line.partition("|") for line in listing.splitlines())
+            if job.strip() and set(re.findall(r":(\d+)", deps)) & ours
+        }
+        if more <= ours:
+            break
+        ours |= more
+    if ours:
+        _run(["scancel", *sorted(ours)])
 
 
 def run_slurm(
