@@ -39,17 +39,17 @@ def _fail(message):  # type: ignore[no-untyped-def]
     os._exit(125)
 
 
-def _which(name):  # type: ignore[no-untyped-def]
+def _which(name, path=None):  # type: ignore[no-untyped-def]
     if "/" in name:
         return name if os.access(name, os.X_OK) else None
-    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+    for directory in (path or os.environ.get("PATH", os.defpath)).split(os.pathsep):
         path = os.path.join(directory or ".", name)
         if os.access(path, os.X_OK) and not os.path.isdir(path):
             return path
     return None
 
 
-def _split(spec):  # type: ignore[no-untyped-def]
+def split(spec):  # type: ignore[no-untyped-def]
     return [os.path.realpath(p) for p in spec.split(":") if p]
 
 
@@ -88,12 +88,8 @@ def _mask(mount, secrets):  # type: ignore[no-untyped-def]
             _fail(f"cannot hide {path}: errno {ctypes.get_errno()}")
 
 
-def main():  # type: ignore[no-untyped-def]
-    # Python's own SIGINT handler would let any process of the sandbox raise
-    # KeyboardInterrupt in its init; at SIG_DFL the kernel drops such signals to a pid 1.
-    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
-    work, hidden, keep = sys.argv[1], _split(sys.argv[2]), _split(sys.argv[3])
-    secrets, argv = [p for p in sys.argv[4].split("\n") if p], sys.argv[5:]
+def libc_mount():  # type: ignore[no-untyped-def]
+    """mount(2) through ctypes (errno kept)."""
     libc = ctypes.CDLL(None, use_errno=True)
     mount = libc.mount
     mount.argtypes = [
@@ -103,10 +99,20 @@ def main():  # type: ignore[no-untyped-def]
         ctypes.c_ulong,
         ctypes.c_void_p,
     ]
+    return mount
+
+
+def build(mount, work, hidden, keep, secrets, program):  # type: ignore[no-untyped-def]
+    """Every mount of the jail (see the module docstring), then ``chdir(work)``.
+
+    ``program`` is the resolved path of the command the jail runs (or ``None``): its
+    installation stays visible. Shared by this script and the warm ``_zygote.py``, so both
+    give a call the same file system.
+    """
     if mount(work.encode(), work.encode(), None, MS_BIND | MS_REC, None) != 0:
         _fail(f"cannot bind {work}: errno {ctypes.get_errno()}")
-    program = _which(argv[0]) if argv else None
-    keep += [
+    keep = [
+        *keep,
         os.path.realpath(work),
         os.path.realpath(sys.base_prefix),
         os.path.realpath(sys.prefix),
@@ -136,16 +142,17 @@ def main():  # type: ignore[no-untyped-def]
         if mount(b"tmpfs", b"/dev/shm", b"tmpfs", shm_flags, b"size=64m,mode=1777") != 0:
             _fail(f"cannot mount a private /dev/shm: errno {ctypes.get_errno()}")
     os.chdir(work)
-    pid = os.fork()
-    if pid == 0:
-        # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec: restore the
-        # defaults so `yes | head` and the file-size limit behave as in any shell.
-        for name in ("SIGPIPE", "SIGXFSZ"):
-            _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
-        try:
-            os.execvp(argv[0], argv)
-        except OSError as exc:
-            _fail(f"cannot execute {argv[0]}: {exc}")
+
+
+def restore_signals():  # type: ignore[no-untyped-def]
+    """Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec: restore the
+    defaults so `yes | head` and the file-size limit behave as in any shell."""
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
+
+
+def wait_exit(pid):  # type: ignore[no-untyped-def]
+    """Wait for ``pid`` and exit with its status, a signal N as 128+N."""
     while True:
         try:
             _, status = os.waitpid(pid, 0)
@@ -154,6 +161,23 @@ def main():  # type: ignore[no-untyped-def]
             continue
     code = os.waitstatus_to_exitcode(status)
     os._exit(128 - code if code < 0 else code)
+
+
+def main():  # type: ignore[no-untyped-def]
+    # Python's own SIGINT handler would let any process of the sandbox raise
+    # KeyboardInterrupt in its init; at SIG_DFL the kernel drops such signals to a pid 1.
+    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+    work, hidden, keep = sys.argv[1], split(sys.argv[2]), split(sys.argv[3])
+    secrets, argv = [p for p in sys.argv[4].split("\n") if p], sys.argv[5:]
+    build(libc_mount(), work, hidden, keep, secrets, _which(argv[0]) if argv else None)
+    pid = os.fork()
+    if pid == 0:
+        restore_signals()
+        try:
+            os.execvp(argv[0], argv)
+        except OSError as exc:
+            _fail(f"cannot execute {argv[0]}: {exc}")
+    wait_exit(pid)
 
 
 if __name__ == "__main__":

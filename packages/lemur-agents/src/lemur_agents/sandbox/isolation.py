@@ -214,6 +214,23 @@ def sandbox_uid() -> int:
     return 200_000 + secrets.randbelow(1_000_000)
 
 
+def jail_args(
+    plan: IsolationPlan, hide: tuple[str, ...], keep_visible: tuple[str, ...]
+) -> tuple[str, str, str]:
+    """The jail's HIDE, KEEP and SECRETS arguments (see ``_jail.py``), cold or warm alike."""
+    return (
+        ":".join(_covered(plan, hide)),
+        ":".join([*keep_visible, *_python_installation()]),
+        "\n".join(host_secrets() if plan.hide_private else ()),
+    )
+
+
+def jail_program(plan: IsolationPlan, argv: list[str]) -> str:
+    """The command the jail execs (``setpriv`` when it drops capabilities, else the program):
+    its installation is what the jail keeps visible."""
+    return plan.setpriv if plan.nocaps and plan.setpriv is not None else argv[0]
+
+
 def wrap_argv(
     plan: IsolationPlan,
     argv: list[str],
@@ -242,9 +259,7 @@ def wrap_argv(
             "-S",
             str(_JAIL),
             workdir,
-            ":".join(_covered(plan, hide)),
-            ":".join([*keep_visible, *_python_installation()]),
-            "\n".join(host_secrets() if plan.hide_private else ()),
+            *jail_args(plan, hide, keep_visible),
             *inner,
         ]
     if plan.prlimit is not None:
@@ -261,6 +276,13 @@ class CallCgroup:
         self.path = root / f"lemur-{os.getpid()}-{secrets.token_hex(6)}"
         self.path.mkdir()
         (self.path / "pids.max").write_text(f"{max_processes}\n")
+
+    @classmethod
+    def existing(cls, path: Path) -> CallCgroup:
+        """The cgroup at ``path`` (made by the zygote for a warm call)."""
+        cgroup = cls.__new__(cls)
+        cgroup.path = path
+        return cgroup
 
     def pids(self) -> list[int]:
         """Processes currently in the cgroup."""
@@ -284,14 +306,15 @@ class CallCgroup:
     def remove(self) -> None:
         """Kill what is left and delete the cgroup (retrying while the kernel reaps members)."""
         self.kill_all()
-        for _ in range(100):
+        # The last member may still be exiting: retry soon, then less often (about 2 s in all).
+        for attempt in range(110):
             try:
                 self.path.rmdir()
                 return
             except FileNotFoundError:
                 return
             except OSError:
-                time.sleep(0.02)
+                time.sleep(0.0005 if attempt < 10 else 0.02)
 
 
 def _probe(argv: list[str], *, uid: int | None) -> bool:

@@ -15,12 +15,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
+from lemur_agents.sandbox import warm
 from lemur_agents.sandbox.isolation import (
     CallCgroup,
     IsolationPlan,
     default_hidden,
     isolation_plan,
+    jail_args,
+    jail_program,
     sandbox_uid,
     wrap_argv,
 )
@@ -93,6 +97,73 @@ def _wait_with_cpu(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
     return int(proc.returncode), usage.ru_utime + usage.ru_stime
 
 
+class _Child(Protocol):
+    """A running call as :meth:`Sandbox.run` watches it, however it was started."""
+
+    stdout_fd: int
+    stderr_fd: int
+
+    def has_exited(self) -> bool: ...
+    def kill(self) -> None: ...
+    def wait(self) -> tuple[int, float]: ...
+    def release(self) -> None: ...
+
+
+class _ColdChild:
+    """A call started through the exec chain (``Popen``): the sandbox's :meth:`popen`."""
+
+    def __init__(self, sandbox: Sandbox, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        self._sandbox, self._proc = sandbox, proc
+        self.stdout_fd, self.stderr_fd = proc.stdout.fileno(), proc.stderr.fileno()
+
+    def has_exited(self) -> bool:
+        return _has_exited(self._proc)
+
+    def kill(self) -> None:
+        self._sandbox.kill_tree(self._proc)
+
+    def wait(self) -> tuple[int, float]:
+        return _wait_with_cpu(self._proc)
+
+    def release(self) -> None:
+        self._sandbox.release(self._proc)
+        assert self._proc.stdout is not None and self._proc.stderr is not None
+        self._proc.stdout.close()
+        self._proc.stderr.close()
+
+
+class _WarmChild:
+    """A call started by the zygote (see :mod:`lemur_agents.sandbox.warm`)."""
+
+    def __init__(self, call: warm.WarmCall, stdout_fd: int, stderr_fd: int) -> None:
+        self._call = call
+        self.stdout_fd, self.stderr_fd = stdout_fd, stderr_fd
+
+    def has_exited(self) -> bool:
+        return self._call.has_exited()
+
+    def kill(self) -> None:
+        # The call process kills the init, and with it the kernel the whole pid namespace.
+        self._call.kill()
+
+    def wait(self) -> tuple[int, float]:
+        return self._call.wait()
+
+    def release(self) -> None:
+        reported = self._call.reported()
+        self._call.close()
+        for fd in (self.stdout_fd, self.stderr_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if not reported and self._call.cgroup is not None:
+            # The call process vanished without its report: sweep its cgroup here. (After
+            # a report the zygote removes the cgroup once the call process is gone.)
+            cgroup = CallCgroup.existing(Path(self._call.cgroup))
+            cgroup.kill_all()
+            cgroup.remove()
+
+
 class Sandbox:
     """Runs model-written programs as contained child processes.
 
@@ -106,6 +177,12 @@ class Sandbox:
     top-level directories outside the system tree, the temporary directories and files others
     may not read — except the Python installation, the working directory and ``visible_paths``
     (pass a data directory there if a program must read it).
+
+    With namespaces, :meth:`run` starts each call from a warm zygote (``warm=True``, the
+    default; see :mod:`lemur_agents.sandbox.warm`): the same namespaces, mounts, limits and
+    cgroup per call as the cold exec chain (``unshare``, the jail, ``prlimit``, ``setpriv``)
+    that ``warm=False``, :meth:`popen` and any call the zygote cannot take use, for a fraction
+    of the start-up time. ``warm_starts`` counts the calls it started.
     """
 
     def __init__(
@@ -115,6 +192,7 @@ class Sandbox:
         network: bool = False,
         hidden_paths: tuple[str, ...] | None = None,
         visible_paths: tuple[str, ...] = (),
+        warm: bool = True,
     ) -> None:
         self.limits = (limits or SandboxLimits()).clamped()
         self.network = network
@@ -125,6 +203,8 @@ class Sandbox:
         self._uid: int | None = sandbox_uid() if self._plan.drop_uid else None
         self._scratch: list[Path] = []
         self._cgroups: dict[int, CallCgroup] = {}
+        self.warm = warm and self._plan.namespaces and self._plan.unshare is not None
+        self.warm_starts = 0
 
     @property
     def isolation_level(self) -> str:
@@ -203,20 +283,8 @@ class Sandbox:
         Used by :class:`~lemur_agents.sandbox.session.PythonSession`; most callers want
         :meth:`run`.
         """
-        workdir = Path(cwd).resolve()
-        if not workdir.is_dir():
-            raise FileNotFoundError(
-                f"sandbox cwd {workdir} does not exist: create it first (Sandbox.scratch_dir())"
-            )
-        if any(workdir == s or s in workdir.parents for s in self._scratch):
-            self._give_to_sandbox(workdir)
-        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
-        if not argv:
-            raise ValueError("sandbox command is empty")
-        cgroup = None
-        if self._plan.cgroup_root is not None:
-            # +3: the cgroup-enter shell, unshare and the namespace's init are wrappers.
-            cgroup = CallCgroup(self._plan.cgroup_root, self.limits.max_processes + 3)
+        argv, workdir = self._prepare(command, cwd)
+        cgroup = self._call_cgroup()
         wrapped = wrap_argv(
             self._plan,
             argv,
@@ -237,6 +305,64 @@ class Sandbox:
         if cgroup is not None:
             self._cgroups[proc.pid] = cgroup
         return proc
+
+    def _prepare(self, command: Sequence[str] | str, cwd: Path) -> tuple[list[str], Path]:
+        workdir = Path(cwd).resolve()
+        if not workdir.is_dir():
+            raise FileNotFoundError(
+                f"sandbox cwd {workdir} does not exist: create it first (Sandbox.scratch_dir())"
+            )
+        if any(workdir == s or s in workdir.parents for s in self._scratch):
+            self._give_to_sandbox(workdir)
+        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+        if not argv:
+            raise ValueError("sandbox command is empty")
+        return argv, workdir
+
+    def _call_cgroup(self) -> CallCgroup | None:
+        if self._plan.cgroup_root is None:
+            return None
+        # +3: the cgroup-enter shell + unshare (or the zygote's call process) and the
+        # namespace's init are wrappers.
+        return CallCgroup(self._plan.cgroup_root, self.limits.max_processes + 3)
+
+    def _start_warm(
+        self, command: Sequence[str] | str, cwd: Path, env: Mapping[str, str] | None, stdin: int
+    ) -> _WarmChild | None:
+        """Start the call from the zygote, or ``None`` when it cannot take it (run cold)."""
+        argv, workdir = self._prepare(command, cwd)
+        hide, keep, secrets = jail_args(self._plan, self.hidden_paths, self.visible_paths)
+        rlimits = self.limits.rlimits()
+        nproc = self._nproc()
+        rlimits[resource.RLIMIT_NPROC] = (nproc, nproc)
+        request = {
+            "argv": argv,
+            "env": self.child_env(workdir, env),
+            "work": str(workdir),
+            "hide": hide,
+            "keep": keep,
+            "secrets": secrets,
+            "program": jail_program(self._plan, argv),
+            "nocaps": self._plan.nocaps and self._plan.setpriv is not None,
+            "network": self.network,
+            "rlimits": [[res, soft, hard] for res, (soft, hard) in rlimits.items()],
+            "uid": self._uid,
+            # The same cap as a cold call's cgroup (see _call_cgroup).
+            "pids_max": self.limits.max_processes + 3,
+        }
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            call = warm.start_call(request, [stdin, out_w, err_w], self._plan.cgroup_root)
+        except warm.ZygoteUnavailable:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            return None
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        self.warm_starts += 1
+        return _WarmChild(call, out_r, err_r)
 
     def _spawn(
         self,
@@ -328,12 +454,20 @@ class Sandbox:
             # A file, not a pipe: a child that never reads stdin cannot block the writer.
             stdin_file.write((stdin or "").encode("utf-8"))
             stdin_file.seek(0)
-            proc = self.popen(command, cwd=cwd, env=env, stdin=stdin_file.fileno())
+            child: _Child | None = None
+            if self.warm:
+                child = self._start_warm(command, cwd, env, stdin_file.fileno())
+            if child is None:
+                child = _ColdChild(
+                    self, self.popen(command, cwd=cwd, env=env, stdin=stdin_file.fileno())
+                )
         try:
-            capture, timed_out, over_limit = self._collect(proc, started + wall)
-            exit_code, cpu_seconds = _wait_with_cpu(proc)
+            capture, timed_out, over_limit = self._collect(child, started + wall)
+            exit_code, cpu_seconds = child.wait()
+            out = b"".join(capture.chunks.get(child.stdout_fd, []))
+            err = b"".join(capture.chunks.get(child.stderr_fd, []))
         finally:
-            self.release(proc)
+            child.release()
         if self._plan.namespaces and 128 < exit_code <= 128 + 64:
             exit_code = 128 - exit_code  # the jail's init reports a signal as 128+N
         killed_reason: str | None = None
@@ -348,11 +482,6 @@ class Sandbox:
                 killed_reason = "cpu_limit"
             else:
                 killed_reason = _KILL_REASONS.get(sig, f"signal {sig.name}")
-        assert proc.stdout is not None and proc.stderr is not None
-        out = b"".join(capture.chunks.get(proc.stdout.fileno(), []))
-        err = b"".join(capture.chunks.get(proc.stderr.fileno(), []))
-        proc.stdout.close()
-        proc.stderr.close()
         return ExecResult(
             stdout=out.decode("utf-8", errors="replace"),
             stderr=err.decode("utf-8", errors="replace"),
@@ -364,17 +493,14 @@ class Sandbox:
             isolation=self.isolation_level,
         )
 
-    def _collect(
-        self, proc: subprocess.Popen[bytes], deadline: float
-    ) -> tuple[_Capture, bool, bool]:
+    def _collect(self, child: _Child, deadline: float) -> tuple[_Capture, bool, bool]:
         """Read stdout/stderr until both close, the deadline passes or the cap is exceeded."""
-        assert proc.stdout is not None and proc.stderr is not None
         capture = _Capture()
         sel = selectors.DefaultSelector()
-        for stream in (proc.stdout, proc.stderr):
-            os.set_blocking(stream.fileno(), False)
-            sel.register(stream.fileno(), selectors.EVENT_READ)
-            capture.chunks[stream.fileno()] = []
+        for fd in (child.stdout_fd, child.stderr_fd):
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ)
+            capture.chunks[fd] = []
         timed_out = over_limit = False
         exited_at: float | None = None
         try:
@@ -383,11 +509,11 @@ class Sandbox:
                 if now >= deadline:
                     timed_out = True
                     break
-                if exited_at is None and _has_exited(proc):
+                if exited_at is None and child.has_exited():
                     exited_at = now
                     # The program is done: whatever of its group still runs is a background
                     # process trying to outlive the call. (A pid namespace already killed it.)
-                    self.kill_tree(proc)
+                    child.kill()
                 if exited_at is not None and now - exited_at > 2.0:
                     break  # a descendant that left the group still holds the pipe: stop here
                 for key, _ in sel.select(timeout=min(0.1, max(deadline - now, 0.0))):
@@ -412,5 +538,5 @@ class Sandbox:
         finally:
             sel.close()
         if timed_out or over_limit:
-            self.kill_tree(proc)
+            child.kill()
         return capture, timed_out, over_limit
