@@ -129,6 +129,16 @@ class SFTConfig(StageConfig):
     deepspeed: DeepSpeedSettings | None = None
     checkpoint: SFTCheckpointConfig = SFTCheckpointConfig()
     log_every_steps: int = Field(default=1, ge=1)
+    eval_examples: int = Field(
+        default=0,
+        ge=0,
+        description="examples held out of training for the held-out loss (at most a tenth of the set; 0 = none)",
+    )
+    eval_every_steps: int = Field(
+        default=0,
+        ge=0,
+        description="held-out loss every N steps and after the last; 0 = after the last only",
+    )
     torch_threads: int | None = Field(
         default=None, ge=1, description="torch intra-op threads (None: torch's default)"
     )

@@ -34,6 +34,7 @@ from lemur_sft.dataset import encode_all
 from lemur_sft.deepspeed_config import zero_stage
 from lemur_sft.estimate import estimate_sft
 from lemur_sft.export import export_hf
+from lemur_sft.heldout import HeldOutLossHook, split_heldout
 from lemur_sft.hooks import CheckpointHook, MetricsWriter, ProgressHook, StepInfo, TrainHook
 from lemur_sft.instruct_data import read_instruct
 from lemur_sft.launch_check import check_global_batch
@@ -112,6 +113,7 @@ class _Data:
     per_epoch: int
     epoch_zero: np.ndarray
     stats: dict[str, Any]
+    heldout: list[EncodedExample]
 
 
 def _train(
@@ -142,6 +144,8 @@ def _train(
     last: dict[str, Any] = {}
     with ProgressHook(total_steps=total_steps, start_step=start_step, main_process=main) as bar:
         hooks: list[TrainHook] = [
+            # First: it adds the held-out loss to the record the metrics writer then logs.
+            HeldOutLossHook(accelerator, model, data.heldout, every=config.eval_every_steps),
             metrics,
             bar,
             *extra_hooks,
@@ -185,6 +189,7 @@ def _train(
         "zero_stage": stage,
         "params": n_params,
         "final_loss": last.get("loss"),
+        "final_heldout_loss": last.get("heldout_loss"),
         **data.stats,
         "chatml_tokens_added": list(chatml.added_tokens),
         "vocab_size": chatml.vocab_size,
@@ -222,6 +227,7 @@ def _load_data(config: SFTConfig, tokenizer: Any, instruct_dir: Path, world: int
     """Read and encode the instruct set; the step schedule is a pure function of the step."""
     examples, read_stats = read_instruct(instruct_dir)
     encoded, enc_stats = encode_all(tokenizer, examples, config.seq_len)
+    encoded, heldout = split_heldout(encoded, config.eval_examples)  # never trained on
     sources = [e.source for e in encoded]
     orders: Callable[[int], np.ndarray] = functools.lru_cache(maxsize=2)(
         lambda epoch: epoch_order(sources, config.mixture, config.seed, epoch)
@@ -244,9 +250,10 @@ def _load_data(config: SFTConfig, tokenizer: Any, instruct_dir: Path, world: int
         "examples_truncated": enc_stats.truncated,
         "examples_skipped_encoding": dict(enc_stats.skipped),
         "examples_per_epoch": per_epoch,
+        "examples_heldout": len(heldout),
         "mean_tokens_per_example": enc_stats.tokens / max(1, enc_stats.encoded),
     }
-    return _Data(encoded, schedule, sorted(set(sources)), per_epoch, orders(0), stats)
+    return _Data(encoded, schedule, sorted(set(sources)), per_epoch, orders(0), stats, heldout)
 
 
 def _report_plan(
