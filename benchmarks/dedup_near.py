@@ -19,7 +19,7 @@ same shingles; documents per second of both (one core each, best of ``--repeats`
 runs) and their ratio; peak traced memory of each (tracemalloc, in a separate untimed run). Then
 the S-curve: the detection rate of pairs of exact Jaccard s against 1 - (1 - s^r)^b, for both.
 
-    uv run python benchmarks/dedup_near.py                 # ~1-2 minutes on 2 busy cores
+    uv run python benchmarks/dedup_near.py                 # ~4 minutes on 2 busy cores
     uv run python benchmarks/dedup_near.py --json benchmarks/results/dedup_near.json
     uv run python benchmarks/dedup_near.py --docs 400 --code-files 150 --bands 14 --rows 8
 """
