@@ -256,7 +256,42 @@ def view(
     records = read_episodes(run_dir / "episodes.jsonl")
     if not records:
         raise InputError("the run has no episodes yet", run_dir / "episodes.jsonl", "run it first")
-    console.print(str(write_viewer(records, out or run_dir / "viewer.html")))
+    config_path = run_dir / "run_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
+    gold = _gold_answers({r.benchmark for r in records}, config.get("tasks_dir"))
+    path = write_viewer(
+        records,
+        out or run_dir / "viewer.html",
+        gold=gold,
+        max_new_tokens=config.get("max_new_tokens"),
+    )
+    console.print(str(path))
+
+
+def _gold_answers(benchmarks: set[str], tasks_dir: str | None) -> dict[tuple[str, str], str]:
+    """Gold answers by (benchmark, task_id), read from the run's local data files (a run on
+    Hugging Face datasets shows none: the viewer never goes to the network)."""
+    from lemur_bench.loaders import load_tasks
+    from lemur_bench.registry import get_task
+
+    gold: dict[tuple[str, str], str] = {}
+    if not tasks_dir:
+        return gold
+    for name in sorted(benchmarks):
+        try:
+            tasks, _ = load_tasks(get_task(name), Path(tasks_dir))
+        except Exception:  # a moved or unreadable data file: the viewer still works without it
+            continue
+        for task in tasks:
+            ref = task.reference
+            if ref is not None:
+                text = (
+                    ref
+                    if isinstance(ref, str)
+                    else json.dumps(ref, ensure_ascii=False, default=str)
+                )
+                gold[(name, str(task.task_id))] = text
+    return gold
 
 
 @app.command()

@@ -87,11 +87,14 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> list[Path]:
         md += ["## Unfinished runs", ""] + [f"- {line}" for line in unfinished] + [""]
     md += [to_markdown(t) for t in tables]
     md += ["## Figures", ""] + [f"![{f.stem}]({f.name})" for f in figures] + [""]
-    md += ["## Skipped tasks", ""] + [
-        f"- {model}: {name} — {why}"
-        for model, items in skipped.items()
-        for name, why in items.items()
-    ]
+    md += ["## Skipped tasks", ""] + (
+        [
+            f"- {model}: {name} — {why}"
+            for model, items in skipped.items()
+            for name, why in items.items()
+        ]
+        or ["none"]
+    )
     written.append(atomic_write_text(out / "report.md", "\n".join(md) + "\n"))
     body = "".join(
         f"<p class='note'><b>unfinished:</b> {html.escape(line)}</p>" for line in unfinished
@@ -99,6 +102,14 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> list[Path]:
     body += "".join(to_html(t) for t in tables)
     body += "<h2>Figures</h2>" + "".join(
         f"<img src='{html.escape(f.name)}' alt='{html.escape(f.stem)}'>" for f in figures
+    )
+    skipped_items = [
+        f"<li>{html.escape(model)}: {html.escape(name)} — {html.escape(why)}</li>"
+        for model, items in skipped.items()
+        for name, why in items.items()
+    ]
+    body += "<h2>Skipped tasks</h2>" + (
+        f"<ul>{''.join(skipped_items)}</ul>" if skipped_items else "<p class='note'>none</p>"
     )
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Lemur benchmark report</title>"

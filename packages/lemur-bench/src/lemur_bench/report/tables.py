@@ -11,7 +11,10 @@ leaderboard rows, labelled as such).
 * Table 7 — exploration (InterCode-CTF, WebArena, ALFWorld);
 * Fig. 5 — WebArena by action representation (symbolic vs Python call), as a table.
 
-A cell is the success rate in percent; ``–`` means the run did not include that task.
+A cell is the success rate in percent; ``–`` means the run did not include that task; a ``†``
+marks a cell where most episodes ended in ``model_error`` or ``env_error`` (a failure of the
+setup, not a measured rate). The evidence table gives every run's cells with their n, 95% CI and
+how the episodes ended.
 """
 
 from __future__ import annotations
@@ -112,6 +115,51 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
+#: Terminations that say the setup failed rather than the model.
+ERROR_TERMINATIONS = ("model_error", "env_error")
+ERROR_MARK = "†"
+ERROR_NOTE = (
+    f"{ERROR_MARK} most episodes of this cell ended in model_error or env_error: a failure of the "
+    "server or environment, not a measured rate (see the evidence table)"
+)
+
+
+def error_dominated(task: dict[str, Any] | None) -> bool:
+    """Whether most of a task's episodes ended in ``model_error``/``env_error``."""
+    if not task:
+        return False
+    ends = task.get("terminations") or {}
+    errors = sum(int(ends.get(k, 0)) for k in ERROR_TERMINATIONS)
+    total = sum(int(v) for v in ends.values()) or int(task.get("n") or 0)
+    return total > 0 and 2 * errors > total
+
+
+def _task_cell(task: dict[str, Any] | None) -> str:
+    """A task's rate in percent, marked when errors dominate it."""
+    cell = _pct((task or {}).get("rate"))
+    return cell + ERROR_MARK if error_dominated(task) else cell
+
+
+def _mark_note(rows: list[list[str]], notes: list[str]) -> list[str]:
+    return [*notes, ERROR_NOTE] if any(ERROR_MARK in c for r in rows for c in r) else notes
+
+
+def evidence_table(summaries: list[dict[str, Any]]) -> Table:
+    """Every run's cells with their evidence: n, success %, 95% CI, how episodes ended."""
+    header = ["Model", "Task", "n", "Success %", "95% CI", "Terminations"]
+    rows = []
+    for s in summaries:
+        for name, t in s["tasks"].items():
+            lo, hi = (t.get("ci95") or [None, None])[:2]
+            ci = "–" if lo is None or hi is None else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+            ends = t.get("terminations") or {}
+            ended = ", ".join(f"{k} {v}" for k, v in sorted(ends.items(), key=lambda kv: -kv[1]))
+            rows.append([run_label(s), name, str(t.get("n", 0)), _task_cell(t), ci, ended or "–"])
+    notes = ["95% CI: percentile bootstrap of the success rate over the n episodes of the cell."]
+    title = "Evidence — n, CI and terminations per cell"
+    return Table("evidence", title, header, rows, _mark_note(rows, notes))
+
+
 def _columns(suite: Suite, nl: bool = False) -> list[tuple[str, str]]:
     return [(t.name, t.column) for t in TASKS if suite in t.suites and (t.feedback == "nl") == nl]
 
@@ -184,9 +232,9 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
         rows.append(
             [
                 run_label(s),
-                *map(_pct, tv),
+                *[_task_cell(t.get(n)) for n, _ in text_cols],
                 _pct(_avg(tv)),
-                *map(_pct, cv),
+                *[_task_cell(t.get(n)) for n, _ in code_cols],
                 _pct(_avg(cv)),
                 _pct(_avg(tv + cv)),
             ]
@@ -196,7 +244,9 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
             "table3",
             "Table 3 — foundational abilities (text and code)",
             header,
-            *_with_refs(ref, "table3", header, rows, ["Greedy decoding; pass@1 for code."]),
+            *_with_refs(
+                ref, "table3", header, rows, _mark_note(rows, ["Greedy decoding; pass@1 for code."])
+            ),
         )
     )
     for key, suite, title in (
@@ -216,16 +266,19 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
             header.append("Micro Avg.")
         rows = []
         for s in summaries:
-            cells = [_pct(s["tasks"].get(n, {}).get("rate")) for n, _ in cols]
+            cells = [_task_cell(s["tasks"].get(n)) for n, _ in cols]
             if suite is not Suite.EXPLORE:
                 cells.append(_pct(s.get("micro_average", {}).get(suite.value)))
             rows.append([run_label(s), *cells])
-        out.append(Table(key, title, header, *_with_refs(ref, key, header, rows, [])))
+        out.append(
+            Table(key, title, header, *_with_refs(ref, key, header, rows, _mark_note(rows, [])))
+        )
     out.insert(3, _table6(ref, summaries))
     out.insert(4, _table6_tasks(ref, summaries))
     out.append(_fig5(ref, summaries))
     if any(s.get("mint_recorded") for s in summaries):
         out.append(_mint_recorded(summaries))
+    out.append(evidence_table(summaries))
     return out
 
 
