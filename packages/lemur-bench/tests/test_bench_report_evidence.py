@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from lemur_bench import write_report, write_viewer
 from lemur_bench.cli import app
 from lemur_bench.fixtures import SCRIPT_NAME
@@ -122,3 +123,24 @@ def test_lemur_bench_view_embeds_the_gold_answers_of_the_runs_data(
     page = (out / "viewer.html").read_text(encoding="utf-8")
     data = _embedded(page)
     assert data and all(e["_gold"] for e in data), [e.get("_gold") for e in data]
+
+
+def test_fig4_axes_are_whole_turns_and_the_full_percent_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matplotlib.pyplot as plt
+    from lemur_bench.report import plots
+
+    summary = {"model": "m", "tasks": {"intercode-sql": {"success_by_turn": [0.0, 0.0, 0.0]}}}
+    seen: dict[str, object] = {}
+    close = plt.close
+
+    def keep(fig: object) -> None:  # read the axes before the figure is closed
+        ax = fig.axes[0]  # type: ignore[attr-defined]
+        seen["ylim"], seen["xticks"] = ax.get_ylim(), list(ax.get_xticks())
+        close(fig)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(plots.plt, "close", keep)
+    assert plots.plot_success_by_turn([summary], "intercode-sql", tmp_path / "f.png")
+    assert seen["ylim"] == (0.0, 100.0)
+    assert seen["xticks"] == [1.0, 2.0, 3.0]

@@ -20,7 +20,7 @@ from lemur_bench.report.tables import run_label
 
 
 def plot_success_by_turn(summaries: list[dict[str, Any]], task: str, out: Path) -> Path | None:
-    """Fig. 4 for ``task``; ``None`` when no run has it."""
+    """Fig. 4 for ``task``; ``None`` when no run has it. Axes: whole turns, 0-100 %."""
     series = [
         (run_label(s), s["tasks"][task]["success_by_turn"]) for s in summaries if task in s["tasks"]
     ]
@@ -32,6 +32,11 @@ def plot_success_by_turn(summaries: list[dict[str, Any]], task: str, out: Path) 
         ax.plot(xs, [100 * (y or 0.0) for y in ys], marker="o", label=model)
     ax.set_xlabel("turn")
     ax.set_ylabel("success rate (%)")
+    # Whole turns on x, and the full 0-100 % on y: an all-zero run must not zoom in to 0-0.04.
+    turns = max(len(ys) for _, ys in series)
+    ax.set_xticks(range(1, turns + 1))
+    ax.set_xlim(0.5, turns + 0.5)
+    ax.set_ylim(0, 100)
     ax.set_title(f"Success by turn — {task}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -57,6 +62,7 @@ def plot_action_representation(
     # Reference rows carry long labels ("Lemur-70B-Chat [Xu et al. 2024, Fig. 5]"): wrap them.
     ax.set_xticks(range(len(models)), [m.replace(" [", "\n[") for m in models], fontsize=6)
     ax.set_ylabel("success rate (%)")
+    ax.set_ylim(0, max(10.0, *(100 * v for r in rates.values() for v in r.values())) * 1.1)
     ax.set_title(f"Action representation — {env}")
     ax.legend()
     fig.tight_layout()
