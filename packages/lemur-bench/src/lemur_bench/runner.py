@@ -613,7 +613,7 @@ def _play(
                 cached,
                 todo,
                 GenerationParams(max_new_tokens=max_new_tokens),
-                config=LoopConfig(progress=progress),
+                config=LoopConfig(progress=progress, progress_label=label or cfg.model),
                 on_episode_end=persist,
                 max_live_episodes=concurrency * replicas,
                 should_stop=guard.tripped,

@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from lemur_core import ChatModel, EpisodeRecord, GenerationParams, Message, TerminationReason
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -174,13 +175,37 @@ class _Run:
         if not self.config.progress:
             return nullcontext(None)
         return Progress(
-            TextColumn("episodes"),
+            TextColumn(escape(self.config.progress_label or "episodes")),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
+            TextColumn("{task.fields[stats]}"),
         )
+
+    def stats(self) -> str:
+        """The counters under the bar: turns played, model requests and their retries and
+        timeouts (when the backend counts them), so a slow or failing server is visible."""
+        turns = sum(len(r.turns) for r in self.records.values())
+        turns += sum(len(episode.turns) for _, episode in self.live)
+        parts = [f"{turns} turns", f"{self.model_calls} rounds"]
+        counters = (
+            ("requests_sent", "requests"),
+            ("retries", "retries"),
+            ("timeouts", "timeouts"),
+            ("hits", "cached"),
+        )
+        for attr, label in counters:
+            value = getattr(self.model, attr, None)
+            if isinstance(value, int):
+                parts.append(f"{value} {label}")
+        errors = sum(
+            1 for r in self.records.values() if r.termination.value in ("model_error", "env_error")
+        )
+        if errors:
+            parts.append(f"{errors} model/env errors")
+        return " · ".join(parts)
 
 
 def _after_failure(
@@ -239,7 +264,11 @@ def run_episodes(
     )
     try:
         with run.progress() as progress:
-            task = progress.add_task("episodes", total=run.total) if progress else None
+            task = (
+                progress.add_task("episodes", total=run.total, stats=run.stats())
+                if progress
+                else None
+            )
             while run.pending or run.live:
                 if should_stop is not None and should_stop():
                     break
@@ -269,7 +298,7 @@ def run_episodes(
                     feedback.update(zip(indices, answers, strict=True))
                 run.finish(drafts, feedback)
                 if progress is not None and task is not None:
-                    progress.update(task, completed=len(run.records))
+                    progress.update(task, completed=len(run.records), stats=run.stats())
     finally:
         run.abandon_live()
     return run.results()
@@ -312,7 +341,11 @@ async def arun_episodes(
 
     try:
         with run.progress() as progress:
-            task = progress.add_task("episodes", total=run.total) if progress else None
+            task = (
+                progress.add_task("episodes", total=run.total, stats=run.stats())
+                if progress
+                else None
+            )
             while run.pending or run.live:
                 if should_stop is not None and should_stop():
                     break
@@ -347,7 +380,7 @@ async def arun_episodes(
                     feedback.update(zip(indices, answers, strict=True))
                 await in_env_thread(run.finish, drafts, feedback)
                 if progress is not None and task is not None:
-                    progress.update(task, completed=len(run.records))
+                    progress.update(task, completed=len(run.records), stats=run.stats())
     finally:
         await in_env_thread(run.abandon_live)
         env_thread.shutdown(wait=True)

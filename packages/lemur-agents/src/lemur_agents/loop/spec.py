@@ -83,6 +83,9 @@ class LoopConfig(BaseModel):
     drop_oldest_turns: bool = True
     max_parallel_env_steps: int = Field(default=8, ge=1, description="async loop only")
     progress: bool = False
+    progress_label: str | None = Field(
+        default=None, description="the progress bar's title (a run's label, not its raw spec)"
+    )
 
     @classmethod
     def tiny(cls) -> LoopConfig:

@@ -109,6 +109,7 @@ class OpenAIChatModel:
         self.last_completion_tokens: list[int | None] = []
         self.requests_sent = 0
         self.retries = 0  # attempts after a retryable failure, over the model's lifetime
+        self.timeouts = 0  # attempts that got no answer within ``timeout``
         self._served: list[str] | None = None  # GET /models, read once when a 404 needs it
         # Building an SSL context loads the CA bundle (~40 ms); do it once, not per batch.
         self._ssl_context: ssl.SSLContext | None = None
@@ -188,6 +189,7 @@ class OpenAIChatModel:
                 try:
                     response = await client.post("/chat/completions", json=payload)
                 except httpx.TimeoutException as exc:
+                    self.timeouts += 1
                     last_problem = f"{type(exc).__name__}: no answer within {self.timeout:g} s"
                 except httpx.TransportError as exc:  # refused, reset, torn bodies, DNS
                     last_problem = f"{type(exc).__name__}: {str(exc) or 'connection closed'}"
