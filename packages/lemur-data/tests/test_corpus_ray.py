@@ -1,7 +1,8 @@
 """The corpus on Ray (datatrove's RayPipelineExecutor) on this machine: a running 2-CPU cluster
 (``ray start --head``, reached with ``--ray-address``) builds the small corpus byte-identical to
-the local executor; a task that fails ends the build naming its rank and log (datatrove alone
-only logs "Only X/Y tasks completed"). Skipped where ray is not installed (lemur-data[ray])."""
+the local executor; on a local cluster the build starts itself, a task that fails ends the build
+naming its rank and log (datatrove alone only logs "Only X/Y tasks completed"). Skipped where
+ray is not installed (lemur-data[ray])."""
 
 from __future__ import annotations
 
@@ -96,8 +97,10 @@ def _fail_on_rank_1(data: Any, rank: int = 0, world_size: int = 1) -> Any:
 
 
 def test_an_incomplete_ray_stage_fails_naming_the_failed_rank_and_its_log(
-    ray_head: str, tmp_path: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # No address and no $RAY_ADDRESS: a local 2-CPU cluster is started, and stopped after.
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
     stages: list[tuple[str, list[Any], int]] = [("1-step", [_fail_on_rank_1], 2), ("2-next", [], 1)]
     seen: list[str] = []
     with pytest.raises(ClusterError) as info:
@@ -106,9 +109,9 @@ def test_an_incomplete_ray_stage_fails_naming_the_failed_rank_and_its_log(
             tmp_path,
             workers=2,
             settings=None,
-            address=ray_head,
             on_stage=lambda i, n, name: seen.append(name),
         )
+    assert not ray.is_initialized()
     message = str(info.value)
     log = tmp_path / "logs" / "1-step" / "logs" / "task_00001.log"
     assert "stage 1-step: only 1/2 Ray tasks completed; failed rank(s) 1" in message
