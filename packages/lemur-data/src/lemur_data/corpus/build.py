@@ -4,8 +4,8 @@
 stage  tasks       steps
 =====  ==========  =====================================================================
 1      T           read sources -> normalize -> quality filters -> decontaminate -> write
-                   documents -> MinHash signatures (datatrove)
-2      bands       MinHash LSH bucket matching (datatrove ``MinhashDedupBuckets``)
+                   documents -> MinHash signatures (numpy-vectorized)
+2      bands       MinHash LSH bucket matching (vectorized, datatrove's format)
 3      1           exact groups + union-find clusters -> removal lists
 4      1           tokenizer: train a byte-level BPE on the survivors, or load one by name
 5      T           tokenize the survivors
@@ -29,7 +29,6 @@ from typing import Any
 
 from datatrove.executor.local import LocalPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupSignature
 from datatrove.utils.stats import PipelineStats
 from lemur_core.corpus import CORPUS_SCHEMA_VERSION
 from lemur_core.manifest import ArtifactManifest
@@ -41,6 +40,8 @@ from lemur_data.corpus.config import CorpusConfig, CorpusConfigError
 from lemur_data.corpus.dedup import CodeWordTokenizer, DedupClusterStep, minhash_config
 from lemur_data.corpus.filters import DecontamFilter, DocumentSink, Normalizer, QualityFilter
 from lemur_data.corpus.finalize import FinalizeStep, MixStep
+from lemur_data.corpus.minhash import VectorMinhashBuckets as MinhashDedupBuckets
+from lemur_data.corpus.minhash import VectorMinhashSignature as MinhashDedupSignature
 from lemur_data.corpus.pack import PackStep
 from lemur_data.corpus.sources import SourceReader, list_units
 from lemur_data.corpus.tokenize import TokenizeStep, TrainTokenizerStep

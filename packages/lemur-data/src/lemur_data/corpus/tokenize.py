@@ -7,14 +7,15 @@ The tokenizer directory written here is a Hugging Face tokenizer: ``tokenizer.js
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 
 import numpy as np
 from datatrove.pipeline.base import PipelineStep
-from lemur_core.atomic import atomic_write_bytes, atomic_write_text
+from lemur_core.atomic import atomic_open, atomic_write_text
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from lemur_data.corpus.config import TokenizerConfig
@@ -141,17 +142,61 @@ class TrainTokenizerStep(PipelineStep):
         save_tokenizer_dir(tokenizer, self.config, Path(self.out_dir), self.model_max_length)
 
 
-def _npy_bytes(array: np.ndarray) -> bytes:
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# One tokenizer per (file, content) per process: a datatrove worker runs many tokenize tasks, and
+# every ``Tokenizer.from_file`` allocates vocabulary/merge tables (5-25 MB for a 49k-token BPE)
+# that the allocator does not hand back, so reloading per task made RSS grow with the task count.
+# Keyed by content hash too, so a tokenizer rewritten at the same path is never served stale.
+_TOKENIZERS: dict[tuple[str, str], Tokenizer] = {}
+
+
+def cached_tokenizer(tokenizer_json: Path) -> Tokenizer:
+    """The tokenizer in ``tokenizer_json``, loaded once per process and content."""
+    key = (str(tokenizer_json.resolve()), _file_digest(tokenizer_json))
+    tokenizer = _TOKENIZERS.get(key)
+    if tokenizer is None:
+        tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        _TOKENIZERS.clear()  # a build uses one tokenizer; never keep an outdated one alive
+        _TOKENIZERS[key] = tokenizer
+    return tokenizer
+
+
+def _npy_header(count: int) -> bytes:
+    """The ``.npy`` header ``np.save`` writes for a 1-D uint32 array of ``count`` items."""
     buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(0, dtype=np.uint32))
+    header["shape"] = (count,)
+    np.lib.format.write_array_header_1_0(buffer, header)
     return buffer.getvalue()
+
+
+def _surviving_rows(docs_path: Path, drop: Container[str]) -> Iterator[dict[str, str]]:
+    with docs_path.open(encoding="utf-8") as handle:
+        for idx, line in enumerate(handle):
+            if str(idx) not in drop:
+                yield json.loads(line)
+
+
+def _batches(rows: Iterator[dict[str, str]], size: int) -> Iterator[list[dict[str, str]]]:
+    batch: list[dict[str, str]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 class TokenizeStep(PipelineStep):
     """datatrove step: tokenizes this task's surviving documents.
 
     Writes ``<rank>.tokens.npy`` (uint32, all documents concatenated, no EOS) and
-    ``<rank>.docs.json`` (per document: id, source index, start, length).
+    ``<rank>.docs.json`` (per document: id, source index, start, length). Documents are read,
+    encoded and written ``_ENCODE_BATCH`` at a time, so memory does not grow with the task.
     """
 
     name = "lemur tokenize"
@@ -174,28 +219,42 @@ class TokenizeStep(PipelineStep):
 
     def run(self, data: object = None, rank: int = 0, world_size: int = 1) -> None:  # type: ignore[override]
         """Tokenize and write this task's token file and document index."""
-        tokenizer = Tokenizer.from_file(str(Path(self.tokenizer_dir) / "tokenizer.json"))
+        tokenizer = cached_tokenizer(Path(self.tokenizer_dir) / "tokenizer.json")
         source_index = {name: i for i, name in enumerate(self.source_names)}
         removed = json.loads(Path(self.removed_path).read_text(encoding="utf-8"))["removed"]
-        drop = removed.get(str(rank), {})
-        rows: list[dict[str, str]] = []
-        with (Path(self.docs_dir) / f"{rank:05d}.jsonl").open(encoding="utf-8") as handle:
-            for idx, line in enumerate(handle):
-                if str(idx) not in drop:
-                    rows.append(json.loads(line))
-        pieces: list[np.ndarray] = []
-        index: list[list[object]] = []
-        start = 0
-        for begin in range(0, len(rows), _ENCODE_BATCH):
-            batch = rows[begin : begin + _ENCODE_BATCH]
-            encodings = tokenizer.encode_batch([r["text"] for r in batch], add_special_tokens=False)
-            for row, enc in zip(batch, encodings, strict=True):
-                ids = np.asarray(enc.ids, dtype=np.uint32)
-                pieces.append(ids)
-                index.append([row["id"], source_index[row["source"]], start, len(ids)])
-                start += len(ids)
-                self.stat_update(f"tokens/{row['source']}", value=len(ids))
-        tokens = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint32)
+        drop = set(removed.get(str(rank), {}))
+        del removed  # every task's removals: not needed while encoding
+        rows = _surviving_rows(Path(self.docs_dir) / f"{rank:05d}.jsonl", drop)
         out = Path(self.out_dir)
-        atomic_write_bytes(out / f"{rank:05d}.tokens.npy", _npy_bytes(tokens))
-        atomic_write_text(out / f"{rank:05d}.docs.json", json.dumps(index))
+        # The token count is known only at the end: a 1-D header is the same length for every
+        # count (padded to 64 bytes), so reserve it, stream the tokens, then write it in place.
+        reserved = len(_npy_header(0))
+        start = 0
+        separator = ""
+        with (
+            atomic_open(out / f"{rank:05d}.tokens.npy", "wb") as tokens_out,
+            atomic_open(out / f"{rank:05d}.docs.json", "w") as index_out,
+        ):
+            tokens_out.write(b"\0" * reserved)
+            index_out.write("[")  # json.dumps(list) byte for byte: "[" + ", ".join(items) + "]"
+            for batch in _batches(rows, _ENCODE_BATCH):
+                encodings = tokenizer.encode_batch(
+                    [r["text"] for r in batch], add_special_tokens=False
+                )
+                entries = []
+                for row, enc in zip(batch, encodings, strict=True):
+                    ids = np.asarray(enc.ids, dtype=np.uint32)
+                    tokens_out.write(ids.astype("<u4", copy=False).tobytes())
+                    entries.append(
+                        json.dumps([row["id"], source_index[row["source"]], start, len(ids)])
+                    )
+                    start += len(ids)
+                    self.stat_update(f"tokens/{row['source']}", value=len(ids))
+                index_out.write(separator + ", ".join(entries))
+                separator = ", "
+            index_out.write("]")
+            header = _npy_header(start)
+            if len(header) != reserved:  # only past 10**50 tokens in one task
+                raise RuntimeError(f"npy header grew to {len(header)} bytes for {start} tokens")
+            tokens_out.seek(0)
+            tokens_out.write(header)
