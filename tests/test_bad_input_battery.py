@@ -745,3 +745,11 @@ def test_every_cli_has_version_and_debug() -> None:
 
 def test_the_battery_has_at_least_100_bad_inputs() -> None:
     assert len(CLI_CASES) + len(API_CASES) >= 100
+
+
+def test_the_turn_budget_option_keeps_its_old_name() -> None:
+    """--separate-turn-budgets (no longer read as a --scoring-mode value) and the old --exact-mint."""
+    from lemur_bench.cli import app
+
+    helped = CliRunner().invoke(app, ["run", "--help"])
+    assert "--separate-turn-budgets" in helped.output and "--exact-mint" in helped.output

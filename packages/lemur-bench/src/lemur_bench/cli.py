@@ -89,7 +89,12 @@ def run(
         ),
     ] = "mint",
     exact_mint: Annotated[
-        bool, typer.Option(help="run each MINT turn budget as its own run")
+        bool,
+        typer.Option(
+            "--separate-turn-budgets",
+            "--exact-mint",  # the old name, kept working: it reads like a --scoring-mode value
+            help="run each MINT turn budget k=1..5 as its own run, as MINT does",
+        ),
     ] = False,
     feedback_model: Annotated[
         str | None, typer.Option(help="simulated user (default: the model)")
