@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import resource
 
+import pytest
 from lemur_train.cli import app
 from lemur_train.config import MeshConfig, TrainConfig
 from lemur_train.planner import plan
@@ -79,3 +81,66 @@ def test_cli_plan_of_an_unknown_chip_is_one_line() -> None:
     assert out.output.strip().splitlines() == [
         "error: unknown chip 'tpu-v9'; known: cpu, tpu-v4, tpu-v5e, tpu-v5p, a100-80g, h100-80g"
     ]
+
+
+def _cpu_config(remat: str, *, accum: int = 1, tied: bool = False, **model: int) -> TrainConfig:
+    base = {
+        "vocab_size": 384,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 128,
+        "tie_word_embeddings": tied,
+        **model,
+    }
+    return TrainConfig.model_validate(
+        {
+            "name": f"cpu-{remat}",
+            "model": base,
+            "mesh": {"data": 1, "fsdp": 1, "tensor": 1},
+            "seq_len": 64 if remat != "dots" else 128,
+            "global_batch_size": 8,
+            "grad_accum_steps": accum,
+            "max_steps": 10,
+            "remat": remat,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        _cpu_config("none"),
+        _cpu_config("full"),
+        _cpu_config("dots", accum=2, tied=True, hidden_size=128, intermediate_size=256),
+    ],
+    ids=["no-remat", "full-remat", "dots-remat-accumulation-tied"],
+)
+def test_memory_inventory_is_within_10_percent_of_xla_memory_analysis(
+    config: TrainConfig,
+) -> None:
+    # The compiled step's own buffer assignment on one CPU device is the reference.
+    import jax
+    from lemur_train.planner import compiled_memory
+
+    xla = compiled_memory(config, config.mesh, jax.devices()[:1])
+    assert xla is not None
+    planned = plan(config, devices=1, chip="tpu-v4")
+    total = planned.total_gib * 2**30
+    assert abs(total - xla["peak"]) <= 0.10 * xla["peak"], (total, xla)
+    # The state the step reads is counted exactly (XLA's arguments: state and batch).
+    state = 3 * planned.params_gib * 2**30 + planned.batch_gib * 2**30  # params + 2 moments
+    assert abs(state - xla["argument"]) <= 64
+
+
+def test_cli_and_api_assume_the_same_sequence_length() -> None:
+    from lemur_train.planner import DEFAULT_SEQ_LEN
+
+    api = plan(TrainConfig.preset("tiny"), chip="tpu-v4")
+    out = CliRunner().invoke(app, ["plan", "tiny", "--chip", "tpu-v4", "--json"])
+    assert out.exit_code == 0, out.output
+    cli = json.loads(out.output)
+    assert cli["tokens_per_step"] == api.tokens_per_step
+    assert api.tokens_per_step == 8 * min(1024, DEFAULT_SEQ_LEN)

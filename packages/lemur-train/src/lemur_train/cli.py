@@ -156,11 +156,12 @@ def plan(
     from lemur_train.planner import plan as make_plan
 
     cfg = _load_config(config, overrides)
-    if seq_len is not None or cfg.seq_len is None:
-        cfg = cfg.model_copy(update={"seq_len": seq_len or 2048})
-    if vocab_size is not None or cfg.model.vocab_size is None:
+    # Unset here, the planner assumes its defaults (the same as the API's) and says so.
+    if seq_len is not None:
+        cfg = cfg.model_copy(update={"seq_len": seq_len})
+    if vocab_size is not None:
         cfg = cfg.model_copy(
-            update={"model": cfg.model.model_copy(update={"vocab_size": vocab_size or 32000})}
+            update={"model": cfg.model.model_copy(update={"vocab_size": vocab_size})}
         )
     try:
         result = make_plan(

@@ -2,9 +2,12 @@
 
 Parameter shapes come from ``jax.eval_shape`` of the real model's ``init`` and are split with
 the same logical-axis rules the trainer uses, so per-device parameter, gradient and optimizer
-bytes are exact. Activation memory is an analytic estimate per remat policy (documented on
-:func:`activation_bytes`); where the mesh fits on the local devices the compiler's own memory
-analysis of the real train step can be added (``compile=True``).
+bytes are exact. The memory per device is an inventory of every buffer the step holds at its
+peak (see :func:`memory_inventory`): the activations saved for the backward pass are read from
+the real model's own autodiff trace under the run's remat policy (no analytic guess), and the
+backward pass's working set is added on top. Where the mesh fits on the local devices the
+compiler's own memory analysis of the real train step can be added (``compile=True``); the test
+suite checks the inventory against it on CPU.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from lemur_train.sharding import mesh_axis_sizes, physical_spec
 from lemur_train.train_state import abstract_params_boxed
 
 _GIB = 2.0**30
+#: Where a config leaves the sequence length to the corpus, the API and the CLI assume this
+#: (capped by ``max_position_embeddings``).
+DEFAULT_SEQ_LEN = 4096
+DEFAULT_VOCAB_SIZE = 32000
 _HEADROOM = 0.9  # leave 10% of device memory to the runtime and fragmentation
 
 
@@ -48,6 +55,11 @@ class TrainPlan(BaseModel):
     optimizer_gib: float
     gathered_layer_gib: float
     activations_gib: float
+    layer_grad_gib: float = 0.0
+    accumulation_gib: float = 0.0
+    update_gib: float = 0.0
+    backward_gib: float = 0.0
+    batch_gib: float = 0.0
     total_gib: float
     device_memory_gib: float
     fits: bool
@@ -70,7 +82,12 @@ class TrainPlan(BaseModel):
             f"    grads (fp32)        {self.grads_gib:8.2f}",
             f"    optimizer (Adam)    {self.optimizer_gib:8.2f}",
             f"    gathered layer      {self.gathered_layer_gib:8.2f}",
-            f"    activations (est.)  {self.activations_gib:8.2f}",
+            f"    layer grad (unsh.)  {self.layer_grad_gib:8.2f}",
+            f"    grad accumulation   {self.accumulation_gib:8.2f}",
+            f"    optimizer update    {self.update_gib:8.2f}",
+            f"    saved activations   {self.activations_gib:8.2f}",
+            f"    backward working    {self.backward_gib:8.2f}",
+            f"    batch               {self.batch_gib:8.2f}",
             f"    total               {self.total_gib:8.2f} of {self.device_memory_gib:.1f}"
             f" -> {'FITS' if self.fits else 'DOES NOT FIT'}",
         ]
@@ -92,48 +109,127 @@ def _shard_elems(shape: tuple[int, ...], spec: Any, sizes: dict[str, int]) -> in
     return elems
 
 
-def activation_bytes(
-    cfg: ModelConfig, tokens: float, seq_len: int, tensor: int, remat: str, compute_bytes: int
+def _local_model(cfg: ModelConfig, tensor: int) -> ModelConfig:
+    # One device's slice of the model under tensor parallelism (heads, MLP and vocab split as
+    # the sharding rules split them; a dimension the axis does not divide stays whole).
+    def split(n: int) -> int:
+        return n // tensor if n % tensor == 0 else n
+
+    return cfg.model_copy(
+        update={
+            "num_attention_heads": split(cfg.num_attention_heads),
+            "num_key_value_heads": split(cfg.num_key_value_heads)
+            if cfg.num_attention_heads % tensor == 0
+            else cfg.num_key_value_heads,
+            "head_dim": cfg.resolved_head_dim,
+            "intermediate_size": split(cfg.intermediate_size),
+            "vocab_size": split(cfg.vocab),
+        }
+    )
+
+
+def saved_residual_bytes(
+    cfg: ModelConfig, compute_dtype: str, remat: str, rows: int, seq_len: int
 ) -> float:
-    """Estimated activation bytes per device for ``tokens`` tokens of one microbatch.
+    """Bytes of every activation the real model's backward pass reads (its autodiff
+    residuals: remat checkpoints, attention probabilities, log-softmax of the logits...) for
+    ``rows`` rows of ``seq_len`` tokens, traced abstractly (nothing allocated). Parameters and
+    inputs are not counted here (they are held anyway)."""
+    # saved_residuals is what jax.ad_checkpoint.print_saved_residuals prints, as data.
+    from jax._src.ad_checkpoint import saved_residuals
 
-    Per layer and token, with ``p`` bytes per compute value and ``t`` the tensor-parallel size:
+    from lemur_train.train_step import token_losses
 
-    * ``none`` keeps everything the backward pass reads: layer input and two norm outputs
-      (3h), q/k/v before and after rotary (2(a+2k)d/t), attention scores, probabilities and the
-      mask (a/t * T * (4 + 4 + 1) bytes, float32 softmax), attention output (ad/t) and o-proj (h),
-      SwiGLU gate/up/silu/product (4I/t) and down-proj (h);
-    * ``dots`` keeps the outputs of weight matmuls only (q, k, v, o, gate, up, down) and the
-      layer input, then recomputes the rest, attention included;
-    * ``full`` keeps only each layer's input and recomputes one layer at a time, whose
-      working set (the ``none`` amount for one layer) is added once.
+    model = build_model(cfg, compute_dtype, remat)  # type: ignore[arg-type]
+    params = nn.unbox(abstract_params_boxed(model))
+    batch = {
+        k: jax.ShapeDtypeStruct((rows, seq_len), jax.numpy.int32)
+        for k in ("tokens", "segment_ids", "source_ids")
+    }
 
-    Logits, their log-softmax and gradient (3 x V/t float32 per token) are added in every case.
+    def loss(p: Any, b: Any) -> jax.Array:
+        return token_losses(model, p, b, 1, cfg.cross_document_attention)["loss_sum"]
+
+    return float(
+        sum(
+            int(aval.size) * aval.dtype.itemsize  # type: ignore[attr-defined]
+            for aval, why in saved_residuals(loss, params, batch)
+            if not why.startswith("from the argument")
+        )
+    )
+
+
+def memory_inventory(
+    config: TrainConfig,
+    sizes: dict[str, int],
+    params_bytes: float,
+    layer_params: float,
+) -> dict[str, float]:
+    """Every buffer one device holds at the step's peak, in bytes, by name.
+
+    With ``p`` the local float32 parameter bytes, ``r`` rows per device per micro-batch, ``T``
+    the sequence length and ``t`` the tensor-parallel size:
+
+    * ``params``, ``grads`` (p each) and ``optimizer`` (2p, Adam's two moments);
+    * ``update``: the optimizer's update tree before it is applied (p);
+    * ``accumulation``: with ``grad_accum_steps > 1`` the running gradient sum (p) and the
+      batch re-laid out as micro-batches;
+    * ``gathered_layer`` / ``layer_grad`` (FSDP only): two layers' weights all-gathered in
+      compute dtype (the current one and the prefetched next) and one layer's float32 weight
+      gradient in full, before its reduce-scatter;
+    * ``activations``: what the backward pass reads, from the model's own autodiff trace for
+      ``r`` rows on one device's slice of the model, under the run's remat policy;
+    * ``backward``: the backward pass's working set at its peak, the larger of the logits'
+      gradient (2 x r x T x vocab/t float32, while every residual is live) and one layer's:
+      without remat the gradients of its attention scores and probabilities
+      (2 x r x heads/t x T^2 float32), with remat the layer recomputed with everything kept;
+    * ``batch``: the int32 tokens, segment ids and source ids of the device's rows.
     """
-    h, a, k, d = (
-        cfg.hidden_size,
-        cfg.num_attention_heads,
-        cfg.num_key_value_heads,
-        cfg.resolved_head_dim,
-    )
-    i, layers, p = cfg.intermediate_size, cfg.num_hidden_layers, compute_bytes
-    everything = (
-        3 * h * p
-        + 2 * (a + 2 * k) * d / tensor * p
-        + a / tensor * seq_len * 9
-        + a * d / tensor * p
-        + h * p
-        + 4 * i / tensor * p
-        + h * p
-    )
-    matmul_outputs = (h + (a + 2 * k) * d / tensor + h + 2 * i / tensor + h) * p
-    per_token = {
-        "none": layers * everything,
-        "dots": layers * matmul_outputs + everything,
-        "full": layers * h * p + everything,
-    }[remat]
-    logits = 3 * cfg.vocab / tensor * 4
-    return tokens * (per_token + logits)
+    cfg = config.model
+    seq_len = config.seq_len or 2
+    tensor = sizes["tensor"]
+    batch_shards = sizes["data"] * sizes["fsdp"]
+    device_rows = max(1, math.ceil(config.global_batch_size / batch_shards))
+    rows = max(1, math.ceil(config.global_batch_size / config.grad_accum_steps / batch_shards))
+    compute_bytes = 2 if config.compute_dtype == "bfloat16" else 4
+    local = _local_model(cfg, tensor)
+    acts = saved_residual_bytes(local, config.compute_dtype, config.remat, rows, seq_len)
+    heads = local.num_attention_heads
+    # The backward pass starts at the logits (their gradient, with every residual still live)
+    # and then walks down the layers, each freeing its residuals as it goes; its peak is the
+    # larger of the two moments, not their sum.
+    logits_grad = 2 * rows * seq_len * local.vocab * 4
+    if config.remat == "none":
+        scores_grad = 2 * rows * heads * seq_len * seq_len * 4
+        backward = float(max(logits_grad, scores_grad))
+    else:
+        # The layer being differentiated is recomputed with everything kept: one layer of the
+        # no-remat residuals (a 2-layer trace less a 1-layer one); the score gradients reuse
+        # the buffers that layer frees.
+        def layers(n: int) -> float:
+            return saved_residual_bytes(
+                local.model_copy(update={"num_hidden_layers": n}),
+                config.compute_dtype,
+                "none",
+                rows,
+                seq_len,
+            )
+
+        backward = max(logits_grad, layers(2) - layers(1))
+    batch = 3 * device_rows * seq_len * 4
+    fsdp = sizes["fsdp"] > 1
+    return {
+        "params": params_bytes,
+        "grads": params_bytes,
+        "optimizer": 2 * params_bytes,
+        "update": params_bytes,
+        "accumulation": (params_bytes + batch) if config.grad_accum_steps > 1 else 0.0,
+        "gathered_layer": 2 * layer_params / tensor * compute_bytes if fsdp else 0.0,
+        "layer_grad": layer_params / tensor * 4 if fsdp else 0.0,
+        "activations": acts,
+        "backward": backward,
+        "batch": batch,
+    }
 
 
 def plan(
@@ -148,8 +244,8 @@ def plan(
     """Plan ``config`` on ``mesh`` (default: the config's) of ``devices`` chips of kind ``chip``.
 
     When the mesh has a ``-1`` axis and ``devices`` is None, that axis is taken as 1. Where the
-    config leaves vocab size or sequence length to the corpus, 32000 and
-    ``min(max_position_embeddings, 4096)`` are assumed. Each assumption is listed first in
+    config leaves vocab size or sequence length to the corpus, :data:`DEFAULT_VOCAB_SIZE` and
+    ``min(max_position_embeddings, DEFAULT_SEQ_LEN)`` are assumed (the CLI assumes the same). Each assumption is listed first in
     ``advice``. Nothing is allocated: shapes come from ``jax.eval_shape``. ``compile=True``
     also lowers and compiles the real train step on the local devices and reports XLA's memory
     analysis (needs the mesh to fit locally).
@@ -171,9 +267,9 @@ def plan(
         notes.append(f"this config will not start: {err}")
     cfg = config.model
     if cfg.vocab_size is None:
-        cfg = cfg.model_copy(update={"vocab_size": 32000})
-        notes.append("vocab_size assumed 32000 (a run takes it from the corpus)")
-    seq_len = config.seq_len or min(cfg.max_position_embeddings, 4096)
+        cfg = cfg.model_copy(update={"vocab_size": DEFAULT_VOCAB_SIZE})
+        notes.append(f"vocab_size assumed {DEFAULT_VOCAB_SIZE} (a run takes it from the corpus)")
+    seq_len = config.seq_len or min(cfg.max_position_embeddings, DEFAULT_SEQ_LEN)
     if config.seq_len is None:
         notes.append(f"seq_len assumed {seq_len} (a run takes it from the corpus)")
     config = config.model_copy(update={"model": cfg, "seq_len": seq_len})
@@ -191,25 +287,22 @@ def plan(
     )
     n_params = sum(int(x.size) for x in jax.tree.leaves(shapes))
     assert n_params == total_params(cfg), "flops.total_params disagrees with the model"
-    compute_bytes = 2 if config.compute_dtype == "bfloat16" else 4
     layer_params = (n_params - total_params(cfg.model_copy(update={"num_hidden_layers": 0}))) / max(
         cfg.num_hidden_layers, 1
     )
-    # FSDP gathers one layer's weights (sharded only by tensor) in compute dtype; XLA usually
-    # prefetches the next layer, hence 2 layers.
-    gathered = 2 * layer_params / sizes["tensor"] * compute_bytes
     batch_shards = sizes["data"] * sizes["fsdp"]
     rows = config.global_batch_size / config.grad_accum_steps / batch_shards
-    acts = activation_bytes(
-        cfg, max(rows, 1.0) * seq_len, seq_len, sizes["tensor"], config.remat, compute_bytes
-    )
     params_b = local_elems * 4.0
-    total = params_b * 4 + gathered + acts  # params + grads + 2 Adam moments
+    memory = memory_inventory(config, sizes, params_b, layer_params)
+    total = sum(memory.values())
+    state_b = memory["params"] + memory["grads"] + memory["optimizer"] + memory["update"]
+    gathered = memory["gathered_layer"] + memory["layer_grad"] + memory["accumulation"]
+    acts = memory["activations"] + memory["backward"] + memory["batch"]
     flops_tok = train_flops_per_token(cfg, seq_len)
     tokens_step = config.global_batch_size * seq_len
     step_s = tokens_step * flops_tok / (devices * hw.peak_flops * assumed_mfu)
     fits = starts and total <= hw.hbm_bytes * _HEADROOM
-    advice = _advice(config, sizes, rows, params_b * 4, gathered, acts, hw.hbm_bytes * _HEADROOM)
+    advice = _advice(config, sizes, rows, state_b, gathered, acts, hw.hbm_bytes * _HEADROOM)
     compiled = _compiled_gib(config, mesh) if compile else None
     return TrainPlan(
         config_name=config.name,
@@ -226,8 +319,13 @@ def plan(
         params_gib=params_b / _GIB,
         grads_gib=params_b / _GIB,
         optimizer_gib=2 * params_b / _GIB,
-        gathered_layer_gib=gathered / _GIB,
-        activations_gib=acts / _GIB,
+        gathered_layer_gib=memory["gathered_layer"] / _GIB,
+        activations_gib=memory["activations"] / _GIB,
+        layer_grad_gib=memory["layer_grad"] / _GIB,
+        accumulation_gib=memory["accumulation"] / _GIB,
+        update_gib=memory["update"] / _GIB,
+        backward_gib=memory["backward"] / _GIB,
+        batch_gib=memory["batch"] / _GIB,
         total_gib=total / _GIB,
         device_memory_gib=hw.hbm_bytes / _GIB,
         fits=fits,
@@ -295,15 +393,19 @@ def _advice(
     return out
 
 
-def _compiled_gib(config: TrainConfig, mesh_cfg: MeshConfig) -> float | None:
-    from lemur_train.model import build_model as _build
+def compiled_memory(
+    config: TrainConfig, mesh_cfg: MeshConfig, devices: list[jax.Device] | None = None
+) -> dict[str, int] | None:
+    """XLA's memory analysis of the real compiled train step on local ``devices`` (default:
+    all), per device: argument, output, alias and temp bytes, and ``peak`` (arguments +
+    outputs - aliased + temp). None where the backend reports nothing."""
     from lemur_train.optim import lr_schedule, make_optimizer
     from lemur_train.sharding import batch_sharding, make_mesh
     from lemur_train.train_state import state_layout
     from lemur_train.train_step import jit_train_step, make_train_step
 
-    mesh = make_mesh(mesh_cfg)
-    model = _build(config.model, config.compute_dtype, config.remat)
+    mesh = make_mesh(mesh_cfg, devices)
+    model = build_model(config.model, config.compute_dtype, config.remat)
     tx = make_optimizer(config.optimizer, config.max_steps)
     layout = state_layout(model, tx, mesh)
     step = jit_train_step(
@@ -313,6 +415,7 @@ def _compiled_gib(config: TrainConfig, mesh_cfg: MeshConfig) -> float | None:
             lr_schedule(config.optimizer, config.max_steps),
             num_sources=1,
             microbatches=config.grad_accum_steps,
+            cross_document=config.model.cross_document_attention,
         ),
         layout.shardings,
         batch_sharding(mesh),
@@ -325,10 +428,17 @@ def _compiled_gib(config: TrainConfig, mesh_cfg: MeshConfig) -> float | None:
     analysis = step.lower(layout.abstract, batch).compile().memory_analysis()  # type: ignore[attr-defined]
     if analysis is None:
         return None
-    used = (
-        analysis.argument_size_in_bytes
-        + analysis.output_size_in_bytes
-        - analysis.alias_size_in_bytes
-        + analysis.temp_size_in_bytes
-    )
-    return float(used) / len(mesh.devices.flat) / _GIB
+    out = {
+        "argument": int(analysis.argument_size_in_bytes),
+        "output": int(analysis.output_size_in_bytes),
+        "alias": int(analysis.alias_size_in_bytes),
+        "temp": int(analysis.temp_size_in_bytes),
+    }
+    out["peak"] = out["argument"] + out["output"] - out["alias"] + out["temp"]
+    return out
+
+
+def _compiled_gib(config: TrainConfig, mesh_cfg: MeshConfig) -> float | None:
+    # memory_analysis() describes one device's program (SPMD): no division by the mesh size.
+    memory = compiled_memory(config, mesh_cfg)
+    return None if memory is None else memory["peak"] / _GIB
