@@ -216,28 +216,54 @@ def _call(request, fds, cgroup, last_cap):  # type: ignore[no-untyped-def]
             watched.unregister(reply.fileno())
 
 
-def _spare(ctrl, notify, cgroup, last_cap):  # type: ignore[no-untyped-def]
+def _leave(cgroup):  # type: ignore[no-untyped-def]
+    """A spare that will serve no call: out of its cgroup, remove it, exit."""
+    if cgroup is not None:
+        with contextlib.suppress(OSError):
+            _write(os.path.join(os.path.dirname(cgroup), "cgroup.procs"), str(os.getpid()))
+            os.rmdir(cgroup)
+    os._exit(0)
+
+
+def _spare(ctrl, notify, life, cgroup, last_cap):  # type: ignore[no-untyped-def]
     """A call process forked ahead of its request; never returns.
 
     It has already left the zygote's session and joined its own cgroup (moving a process
     between cgroups waits for an RCU grace period, milliseconds on a busy machine: paid here,
-    while the previous call runs). It takes the next request from the host's channel itself.
+    while the previous call runs). It takes the next request from the host's channel itself,
+    and leaves when the host closes the channel or the zygote dies (EOF on ``life``).
     """
     os.setsid()
     if cgroup is not None:
+        # Made here, not in the zygote: a zygote killed between mkdir and fork would leak it.
         try:
-            _write(os.path.join(cgroup, "cgroup.procs"), str(os.getpid()))
+            os.mkdir(cgroup)
         except OSError:
             os._exit(3)  # an unusable spare: the zygote counts it
-    while True:
         try:
-            data, fds, _flags, _addr = socket.recv_fds(ctrl, _MAX_REQUEST, 4)
+            _write(os.path.join(cgroup, "pids.max"), "1")
+            _write(os.path.join(cgroup, "cgroup.procs"), str(os.getpid()))
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.rmdir(cgroup)
+            os._exit(3)
+    watch = select.poll()
+    watch.register(ctrl.fileno(), select.POLLIN)
+    watch.register(life, select.POLLIN)
+    while True:
+        events = dict(watch.poll())
+        if life in events:
+            _leave(cgroup)  # the zygote died: no one would reap this call or remove its cgroup
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(ctrl, _MAX_REQUEST, 4, socket.MSG_DONTWAIT)
             break
-        except InterruptedError:
-            continue
+        except (BlockingIOError, InterruptedError):
+            continue  # another spare took it
+    os.close(life)
     if not data and not fds:
-        os._exit(0)  # the host closed its end
-    os.write(notify, struct.pack("i", os.getpid()))  # the zygote forks the next spare
+        _leave(cgroup)  # the host closed its end
+    with contextlib.suppress(OSError):  # the zygote forks the next spare
+        os.write(notify, struct.pack("i", os.getpid()))
     os.close(notify)
     ctrl.close()
     try:
@@ -283,7 +309,10 @@ class _Zygote:
 
     def __init__(self, ctrl, cgroup_root, last_cap):  # type: ignore[no-untyped-def]
         self.ctrl, self.cgroup_root, self.last_cap = ctrl, cgroup_root, last_cap
+        self.prefix = f"lemur-{os.getppid()}-"
         self.notify_r, self.notify_w = os.pipe()
+        # Only the zygote holds life_w: the spares see EOF on life_r when it dies.
+        self.life_r, self.life_w = os.pipe()
         self.children = {}  # pidfd -> (pid, cgroup)
         self.spares = set()
         self.leftover = []  # cgroups still busy, with the attempts made
@@ -292,6 +321,26 @@ class _Zygote:
         self.poll = select.poll()
         self.poll.register(self.notify_r, select.POLLIN)
         self.poll.register(ctrl.fileno(), 0)  # POLLHUP only: the spares read the requests
+
+    def sweep(self):  # type: ignore[no-untyped-def]
+        """Remove empty cgroups a killed zygote of this host left (its last calls' ones)."""
+        if not self.cgroup_root:
+            return
+        for name in os.listdir(self.cgroup_root):
+            if not name.startswith(self.prefix + "z"):
+                continue
+            owner = name[len(self.prefix) + 1 :].split("-", 1)[0]
+            if not owner.isdigit() or int(owner) == os.getpid():
+                continue
+            try:
+                os.kill(int(owner), 0)
+                continue  # that zygote still runs
+            except ProcessLookupError:
+                pass
+            except OSError:
+                continue
+            with contextlib.suppress(OSError):  # fails while the cgroup has members
+                os.rmdir(os.path.join(self.cgroup_root, name))
 
     def fork_spare(self):  # type: ignore[no-untyped-def]
         try:
@@ -302,17 +351,16 @@ class _Zygote:
     def _fork_spare(self):  # type: ignore[no-untyped-def]
         cgroup = None
         if self.cgroup_root:
-            name = f"lemur-{os.getppid()}-{os.urandom(6).hex()}"
-            cgroup = os.path.join(self.cgroup_root, name)
-            os.mkdir(cgroup)
-            _write(os.path.join(cgroup, "pids.max"), "1")
+            name = f"{self.prefix}z{os.getpid()}-{os.urandom(6).hex()}"
+            cgroup = os.path.join(self.cgroup_root, name)  # made by the spare itself
         pid = os.fork()
         if pid == 0:
             try:
                 os.close(self.notify_r)
+                os.close(self.life_w)
                 for pidfd in self.children:
                     os.close(pidfd)
-                _spare(self.ctrl, self.notify_w, cgroup, self.last_cap)
+                _spare(self.ctrl, self.notify_w, self.life_r, cgroup, self.last_cap)
             finally:
                 os._exit(3)
         pidfd = os.pidfd_open(pid)
@@ -347,12 +395,10 @@ class _Zygote:
         self.ctrl.close()
         for pidfd in list(self.children):
             pid, cgroup = self.children.pop(pidfd)
-            try:
-                if pid in self.spares:
+            with contextlib.suppress(OSError):
+                if not select.select([pidfd], [], [], 5.0)[0]:
                     os.kill(pid, _signal.SIGKILL)
                 os.waitpid(pid, 0)
-            except OSError:
-                pass
             if cgroup is not None:
                 for _ in range(100):
                     if _remove_cgroup(cgroup):
@@ -361,6 +407,7 @@ class _Zygote:
         os._exit(0)
 
     def serve(self, spares):  # type: ignore[no-untyped-def]
+        self.sweep()
         for _ in range(spares):
             self.fork_spare()
         while True:

@@ -44,8 +44,9 @@ class _ZygoteGone(ZygoteUnavailable):
 class WarmCall:
     """One call started by the zygote: its report socket, read without blocking the caller."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, zygote: Zygote) -> None:
         self._sock = sock
+        self.zygote = zygote
         self.init_pid: int | None = None
         self.cgroup: str | None = None
         self.error: str | None = None
@@ -128,6 +129,21 @@ class WarmCall:
 
     def close(self) -> None:
         """Close the report socket; a call still running is killed by its call process."""
+        if self._report is not None and self.cgroup is not None and not self.zygote.alive():
+            # The zygote that would remove this call's cgroup is gone: wait for the call
+            # process to exit (EOF) and remove it here.
+            deadline = time.monotonic() + 2.0
+            while not self._eof and time.monotonic() < deadline:
+                self._read(deadline - time.monotonic())
+            with contextlib.suppress(OSError):
+                for _ in range(100):
+                    try:
+                        os.rmdir(self.cgroup)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.01)
         self._sock.close()
 
 
@@ -177,7 +193,7 @@ class Zygote:
             raise ZygoteUnavailable(str(exc)) from exc
         finally:
             theirs.close()
-        return WarmCall(mine)
+        return WarmCall(mine, self)
 
     def close(self) -> None:
         """Close the channel (the zygote exits on EOF) and reap it."""
