@@ -76,7 +76,8 @@ class EvalConfig(StageConfig):
     concurrency: int = Field(default=8, ge=1, description="requests in flight (not identity)")
     max_new_tokens: int = Field(default=512, ge=1)
     tasks_dir: str | None = Field(
-        default=None, description="None: the offline fixture tasks lemur-bench writes"
+        default=None,
+        description="None: offline tasks (lemur-bench's fixtures, the real HumanEval, generated GSM8K/MMLU-style)",
     )
 
     @field_validator("suite")
@@ -150,7 +151,9 @@ class EvalStage:
         verify: bool = False,
     ) -> StageResult:
         """Evaluate every row into ``out/runs/<row>`` and write the report to ``out/report``."""
-        from lemur_bench import run_suite, write_fixtures, write_report
+        from lemur_bench import run_suite, write_report
+
+        from lemur.demo_tasks import write_demo_tasks
 
         out = Path(out).absolute()
         specs = [(row, self.model_spec(row, inputs)) for row in config.models]
@@ -175,9 +178,10 @@ class EvalStage:
                 return c.result()
             if force:
                 shutil.rmtree(out / "runs", ignore_errors=True)
-            # Without a tasks_dir the suite runs offline on the fixture tasks lemur-bench writes.
+            # Without a tasks_dir the suite runs offline: lemur-bench's fixture tasks with the
+            # real HumanEval and generated GSM8K/MMLU-style tasks in place of their few.
             tasks_dir = (
-                Path(config.tasks_dir) if config.tasks_dir else write_fixtures(out / "tasks")
+                Path(config.tasks_dir) if config.tasks_dir else write_demo_tasks(out / "tasks")
             )
             run_dirs = []
             for row, spec in specs:

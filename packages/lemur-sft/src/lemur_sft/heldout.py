@@ -26,7 +26,8 @@ MAX_HELDOUT_SHARE = 0.1
 """Never hold out more than this share of the set: a small set still trains."""
 
 
-def _rank(example_id: str) -> bytes:
+def id_rank(example_id: str) -> bytes:
+    """The held-out order of an example id: lowest first (BLAKE2b, 8 bytes)."""
     return hashlib.blake2b(example_id.encode("utf-8"), digest_size=8).digest()
 
 
@@ -36,7 +37,7 @@ def split_heldout(
     """``(train, heldout)``: the ``count`` (at most a tenth of the set) examples with the lowest
     id hash are held out; both keep the input order."""
     n = min(count, int(MAX_HELDOUT_SHARE * len(encoded)))
-    held = {e.id for e in sorted(encoded, key=lambda e: _rank(e.id))[:n]}
+    held = {e.id for e in sorted(encoded, key=lambda e: id_rank(e.id))[:n]}
     return [e for e in encoded if e.id not in held], [e for e in encoded if e.id in held]
 
 
