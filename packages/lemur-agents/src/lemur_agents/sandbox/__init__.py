@@ -18,6 +18,7 @@ Public API::
         # e.g. "cgroup-pids+userns+netns+pidns+mountns-ro+home-hidden+data-hidden+tmp-private
         #       +secrets-hidden+nocaps+rlimits"
     Sandbox(limits, hidden_paths=None, visible_paths=("/root/data",))   # defaults hide homes
+    Sandbox(limits, warm=False)   # cold exec chain instead of the warm zygote (same isolation)
 
     with PythonSession(limits) as session:               # state persists across run() calls
         session.run("x = 1")
