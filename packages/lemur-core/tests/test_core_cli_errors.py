@@ -163,3 +163,13 @@ def test_the_known_error_table_names_lemur_core_classes_that_exist() -> None:
         module, _, name = dotted.rpartition(".")
         assert isinstance(getattr(importlib.import_module(module), name), type), dotted
         assert code in ExitCode
+
+
+def test_debug_of_one_invocation_does_not_leak_into_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LEMUR_DEBUG", raising=False)
+    assert "Traceback" in _run("boom", "usage", "--debug")[1]
+    code, out = _run("boom", "usage")
+    assert code == ExitCode.USAGE and "Traceback" not in out and out.count("\n") == 1
+    assert "Traceback" in _run("--debug", "boom", "usage")[1]  # on the app, before the command

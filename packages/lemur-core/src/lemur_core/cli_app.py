@@ -13,7 +13,7 @@ never import it.
 
 from __future__ import annotations
 
-import os
+import inspect
 import sys
 import traceback
 from collections.abc import Callable, Iterable
@@ -28,20 +28,33 @@ from lemur_core.cli_errors import ExitCode, classify, debug_enabled
 _DEBUG_HELP = "print the traceback of an error too (also LEMUR_DEBUG=1)"
 
 
-def _set_debug(value: bool) -> bool:
+_DEBUG_KEY = "lemur_debug"
+
+
+def _set_debug(ctx: typer.Context, value: bool) -> bool:
+    # Kept on the invocation's context (its meta is shared by every subcommand's context),
+    # not in os.environ: one --debug call must not change later in-process invocations.
     if value:
-        os.environ["LEMUR_DEBUG"] = "1"
+        ctx.meta[_DEBUG_KEY] = True
     return value
 
 
 def _made_by_typer(decl: str, **options: Any) -> Any:
-    """The Typer option ``typer.Option(False, decl, **options)`` builds, taken from a probe command, so the
-    options added to every command are Typer's own objects (their help renders like the rest)."""
+    """The Typer option ``typer.Option(False, decl, **options)`` builds, taken from a probe
+    command, so the options added to every command are Typer's own objects (their help renders
+    like the rest). Its parameter is named after ``decl`` (``--debug`` -> ``lemur_debug``):
+    options sharing one name would share one value."""
+    name = "lemur_" + decl.lstrip("-").replace("-", "_")
     probe = typer.Typer()
 
-    def command(flag: bool = typer.Option(False, decl, **options)) -> None:  # pragma: no cover
-        del flag
+    def command(**kwargs: Any) -> None:  # pragma: no cover - never invoked
+        del kwargs
 
+    default = typer.Option(False, decl, **options)
+    param = inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=bool
+    )
+    command.__signature__ = inspect.Signature([param])  # type: ignore[attr-defined]
     probe.command()(command)
     probe.command("other")(command)  # two commands: get_command then builds a group
     group = typer.main.get_command(probe)
@@ -97,7 +110,7 @@ def _add_debug(commands: Iterable[Any]) -> None:
             _add_debug(sub.values())
 
 
-def report_error(exc: BaseException, command_path: str = "") -> int:
+def report_error(exc: BaseException, command_path: str = "", *, debug: bool = False) -> int:
     """Print ``exc`` the Lemur way (one line, or a traceback for a bug) and return the exit code."""
     if isinstance(exc, _click.exceptions.UsageError):
         hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
@@ -117,7 +130,7 @@ def report_error(exc: BaseException, command_path: str = "") -> int:
             err=True,
         )
         return int(ExitCode.INTERNAL)
-    if debug_enabled():
+    if debug or debug_enabled():
         traceback.print_exception(exc, file=sys.stderr)
     typer.echo(f"error: {found.line}", err=True)
     return int(found.code)
@@ -155,7 +168,7 @@ def lemur_group(version: Callable[[], str]) -> type[TyperGroup]:
             except (typer.Exit, typer.Abort, SystemExit):
                 raise
             except BaseException as exc:
-                code = report_error(exc, ctx.command_path)
+                code = report_error(exc, ctx.command_path, debug=bool(ctx.meta.get(_DEBUG_KEY)))
                 raise typer.Exit(code) from None
 
     return LemurGroup
