@@ -61,6 +61,14 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     empty_fx = root / "empty-fx"
     shutil.copytree(fx, empty_fx)
     (empty_fx / "mint" / "humaneval" / "test_prompts.json").write_text("", encoding="utf-8")
+    latin_rows = root / "latin1.jsonl"
+    latin_rows.write_bytes(b'{"conversations": [{"from": "human", "value": "caf\xe9"}]}\n')
+    latin_source = root / "latin-source.yaml"
+    latin_source.write_text(
+        "name: latin\nsources:\n- name: latin\n  format: sharegpt\n"
+        f"  paths: [{latin_rows}]\ndecontam:\n  humaneval: false\n",
+        encoding="utf-8",
+    )
     latin_fx = root / "latin-fx"
     shutil.copytree(fx, latin_fx)
     (latin_fx / "mint" / "humaneval" / "test_prompts.json").write_bytes(b'{"a": "caf\xe9"}\n')
@@ -94,6 +102,7 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "latin_fx": str(latin_fx),
         "empty_source": str(empty_source),
         "missing_source": str(missing_source),
+        "latin_source": str(latin_source),
         "unknown_field": str(unknown_field),
         "dead": f"openai:http://127.0.0.1:{_dead_port()}/v1?timeout=0.5&max_retries=0#m",
     }
@@ -393,6 +402,18 @@ CLI_CASES: list[tuple[str, tuple[str, ...], int, str]] = [
     ),
     ("lemur-data", ("instruct", "build", "{empty_source}", "--out", "{out}"), INPUT, "0 examples"),
     ("lemur-data", ("instruct", "stats", "{notrun}"), INPUT, "manifest"),
+    (
+        "lemur-data",
+        ("instruct", "build", "{missing_source}", "--out", "{out}"),
+        INPUT,
+        "matches no file",
+    ),
+    (
+        "lemur-data",
+        ("instruct", "build", "{latin_source}", "--out", "{out}"),
+        INPUT,
+        "latin1.jsonl",
+    ),
     (
         "lemur-data",
         ("instruct", "estimate", "tiny", "--set", "sed=1"),

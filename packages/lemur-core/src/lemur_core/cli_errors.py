@@ -222,7 +222,8 @@ def _os_line(exc: OSError) -> Classified:
         # Raised with a message of its own (``FileNotFoundError("script x.json not found")``).
         code = ExitCode.INPUT if isinstance(exc, FileNotFoundError | FileExistsError) else None
         if code is not None:
-            return Classified(code, error_line(_message(exc), fix="check the path"))
+            text = _message(exc)
+            return Classified(code, error_line(text, fix=None if ";" in text else "check the path"))
     if isinstance(exc, FileNotFoundError):
         return Classified(
             ExitCode.INPUT, error_line("no such file or directory", where, "check the path")
