@@ -774,3 +774,26 @@ def test_the_turn_budget_option_keeps_its_old_name() -> None:
 
     helped = CliRunner().invoke(app, ["run", "--help"])
     assert "--separate-turn-budgets" in helped.output and "--exact-mint" in helped.output
+
+
+@pytest.mark.timeout(120)
+def test_a_busy_output_directory_is_the_environment_class(
+    paths: dict[str, str], tmp_path: Path
+) -> None:
+    """Another live writer holds --out: one line naming it, exit 5, nothing written."""
+    from lemur_bench.cli import app
+    from lemur_core.dirlock import DirLock, lock_path_for
+
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = DirLock(lock_path_for(out.absolute()), out)
+    holder.acquire()
+    try:
+        args = ["run", "--suite", "gsm8k", "--out", str(out), "--tasks-dir", paths["fx"]]
+        result = CliRunner().invoke(app, [*args, "--model", f"scripted:{paths['script']}"])
+    finally:
+        holder.release()
+    assert result.exit_code == ENV, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "already running" in errors[0], result.output
+    assert not (out / "episodes.jsonl").exists()
