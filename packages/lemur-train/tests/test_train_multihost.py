@@ -181,3 +181,69 @@ def test_two_processes_from_an_hf_checkpoint_equal_one_process(
         np.testing.assert_allclose(exported_two[name], exported_one[name], rtol=0, atol=1e-6)
     manifest = json.loads((tmp_path / "two" / "hf" / "manifest.json").read_text())
     assert "distributed" not in manifest["config"]
+
+
+def test_hf_init_is_read_shard_by_shard_into_the_mesh(
+    tmp_path: Path, make_model_config: Callable[..., Any]
+) -> None:
+    # Every device asks for its own slice only; the placed params equal a whole-file load.
+    import flax.linen as nn
+    import jax
+    from jax.sharding import NamedSharding
+    from lemur_train.hf_format import LazyTensor, hf_sources, load_hf
+    from lemur_train.model import build_model
+    from lemur_train.sharding import make_mesh, tree_shardings
+    from lemur_train.train_state import abstract_params_boxed, place_params
+
+    cfg = make_model_config(vocab_size=384)
+    _write_hf_checkpoint(tmp_path / "hf", cfg)
+    mesh = make_mesh(MeshConfig(data=1, fsdp=4, tensor=2))
+    boxed = abstract_params_boxed(build_model(cfg))
+    shardings, abstract = tree_shardings(boxed, mesh), nn.unbox(boxed)
+    reads: list[int] = []
+
+    def spy(leaf: LazyTensor) -> LazyTensor:
+        def read(index: tuple[slice, ...]) -> Any:
+            out = leaf.read(index)
+            reads.append(out.size)
+            return out
+
+        return LazyTensor(leaf.shape, leaf.dtype, read)
+
+    sources = jax.tree.map(
+        spy, hf_sources(tmp_path / "hf")[1], is_leaf=lambda x: isinstance(x, LazyTensor)
+    )
+    placed = place_params(sources, shardings, abstract)
+    whole = load_hf(tmp_path / "hf")[1]
+    for got, want, sharding in zip(
+        jax.tree.leaves(placed), jax.tree.leaves(whole), jax.tree.leaves(shardings), strict=True
+    ):
+        assert isinstance(sharding, NamedSharding) and got.sharding == sharding
+        np.testing.assert_array_equal(np.asarray(got), want)
+    # The q kernel [layers, embed/fsdp, heads/tensor, head_dim] is read in 8 slices of 1/8 each.
+    q = whole["layers"]["self_attn"]["q_proj"]["kernel"]
+    assert q.size // 8 in reads and max(reads) < whole["embed_tokens"]["embedding"].size
+
+
+def test_a_preset_with_init_from_does_not_clash_on_head_dim(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    # The tiny preset leaves head_dim unset; the checkpoint's config.json states it (32).
+    from lemur_train.config import TrainConfig
+    from lemur_train.data import PackedCorpus
+    from lemur_train.hf_format import hf_config_from_model
+    from lemur_train.trainer import resolve_config
+
+    corpus = PackedCorpus(corpus_dir)
+    arch = TrainConfig.tiny().model.model_copy(update={"vocab_size": corpus.spec.vocab_size})
+    hf = hf_config_from_model(arch, bos_token_id=None, eos_token_id=None, pad_token_id=None)
+    assert hf["head_dim"] == arch.resolved_head_dim
+    (tmp_path / "config.json").write_text(json.dumps(hf))
+    config = TrainConfig.from_mapping({"preset": "tiny", "init_from": str(tmp_path)})
+    assert "head_dim" in config.model.model_fields_set  # the preset merge sets every field
+    assert resolve_config(config, corpus).model.resolved_head_dim == arch.resolved_head_dim
+    other = TrainConfig.from_mapping(
+        {"preset": "tiny", "init_from": str(tmp_path), "model": {"head_dim": 64}}
+    )
+    with pytest.raises(ValueError, match="head_dim"):
+        resolve_config(other, corpus)
