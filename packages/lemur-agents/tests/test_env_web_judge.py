@@ -40,7 +40,7 @@ class _Grader:
     def __call__(self, conversation: Conversation) -> str:
         self.asked.append(conversation)
         prompt = conversation[-1].content
-        if prompt.startswith("A task described in Task_1"):
+        if prompt.startswith("Task_1 cannot be completed"):
             return "[same]" if "out of stock" in prompt.split("Report_1 = ")[1] else "[different]"
         student = prompt.split("student answer: ")[1].split("\n")[0]
         if student == "twelve dollars and fifty cents":

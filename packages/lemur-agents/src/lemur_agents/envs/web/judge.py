@@ -5,9 +5,10 @@ WebArena (``evaluation_harness/helper_functions.py``, Apache-2.0) asks GPT-4 two
 (verdict ``correct`` scores 1; ``incorrect`` or ``partially correct`` scores 0) and
 ``llm_ua_match`` whether an unachievable-task report refers to the annotated reason (``same``
 1, ``different`` 0), both as one user turn after the system prompt "You are a helpful
-assistant", greedy, at most 768 tokens. The question texts below are WebArena's, verbatim: a
-judge's verdict depends on the exact wording, so reproducing WebArena's scores needs them (the
-same reason MINT's format hint is kept verbatim).
+assistant", greedy, at most 768 tokens. The questions below are this project's own wording of
+those two questions (the same inputs, the same verdict words, read by the same rule), not
+WebArena's text; a judge's verdicts can move with the wording, so docs/environments.md says how
+far they were checked.
 
 :class:`LLMJudge` asks them of the judge model the user names (any
 :func:`~lemur_agents.models.load_model` spec), caches every reply on disk by (model, prompt),
@@ -33,31 +34,32 @@ JUDGE_PARAMS = GenerationParams(max_new_tokens=768, temperature=0.0, top_p=1.0)
 
 
 def fuzzy_match_prompt(question: str, reference: str, prediction: str) -> str:
-    """WebArena's ``llm_fuzzy_match`` question for one reference answer."""
+    """The ``llm_fuzzy_match`` question for one reference answer: is the prediction
+    semantically equivalent to the reference? Verdict words: correct / incorrect /
+    partially correct."""
     return (
-        "Help a teacher to grade the answer of a student given a question. Keep in mind that "
-        "the student may use different phrasing or wording to answer the question. The goal "
-        "is to evaluate whether the answer is semantically equivalent to the reference "
-        "answer.\n"
+        "You are grading a student's answer to a question against a reference answer. The "
+        "student may phrase the answer differently; judge only whether it means the same as "
+        "the reference.\n"
         f"question: {question}\n"
         f"reference answer: {reference}\n"
-        "all the string 'N/A' that you see is a special sequence that means 'not achievable'\n"
+        "(the string 'N/A' anywhere here stands for 'not achievable')\n"
         f"student answer: {prediction}\n"
-        "Conclude the judgement by correct/incorrect/partially correct."
+        "End your judgement with one of: correct, incorrect, partially correct."
     )
 
 
 def ua_match_prompt(question: str, reason: str, report: str) -> str:
-    """WebArena's ``llm_ua_match`` question: does the report name the unachievable reason?"""
+    """The ``llm_ua_match`` question: does the agent's report of an unachievable task name the
+    annotated reason, even implicitly? Verdict words: same / different."""
     return (
-        "A task described in Task_1 cannot be completed for reason listed in Reason_1. A "
-        "person tried to complete the task and failed, he reported his attempt in Report_1, "
-        "check if Report_1 is refering to Reason_1, even implicitly. If match, return same, "
-        "else, return different\n"
+        "Task_1 cannot be completed, for the reason given in Reason_1. Someone attempted it "
+        "and described the attempt in Report_1. Decide whether Report_1 points to Reason_1, "
+        "even if only implicitly: answer same if it does, different if it does not.\n"
         f"Task_1 = {question}\n"
         f"Reason_1 = {reason}\n"
         f"Report_1 = {report}\n"
-        "return [same] or [different]"
+        "Answer [same] or [different]."
     )
 
 
