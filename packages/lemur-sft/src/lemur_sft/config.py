@@ -189,6 +189,10 @@ def tiny_preset() -> SFTConfig:
             peak_lr=1e-3, warmup_ratio=0.1, min_lr_ratio=0.1, weight_decay=0.0
         ),
         checkpoint=SFTCheckpointConfig(every_steps=20),
+        # 24 examples never trained on, scored every 10 steps (~1 s each on the tiny model).
+        eval_examples=24,
+        eval_every_steps=10,
+        log_every_steps=5,
         # One thread: on a small shared CPU, torch's intra-op threads mostly spin-wait.
         torch_threads=1,
     )
