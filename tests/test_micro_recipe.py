@@ -48,7 +48,9 @@ def _micro_sections() -> dict[str, Any]:
         num_attention_heads=2,
         num_key_value_heads=1,
     )
-    pretrain.update(max_steps=4, global_batch_size=8, log_every_steps=1)
+    pretrain.update(
+        max_steps=4, global_batch_size=8, log_every_steps=1, eval_every_steps=2, eval_max_rows=16
+    )
     pretrain["checkpoint"]["every_steps"] = 2
     pretrain["optimizer"]["warmup_steps"] = 1
 
@@ -59,6 +61,7 @@ def _micro_sections() -> dict[str, Any]:
         micro_batch_size=2,
         grad_accum_steps=2,
         seq_len=256,
+        eval_examples=3,
     )
     sft["checkpoint"]["every_steps"] = 2
     return {"corpus": corpus, "instruct": instruct, "pretrain": pretrain, "sft": sft}
@@ -184,3 +187,32 @@ def test_second_run_reuses_finished_stages_and_force_reruns_downstream(
     assert summary["model_spec"] == f"hf:{layout.artifact(SFT)}"
     report = (layout.artifact(EVAL) / "report.md").read_text()
     assert "Lemur-Chat (micro)" in report
+
+
+def test_heldout_losses_reference_lines_samples_and_format_reach_the_summary(
+    micro_run: tuple[Path, Layout, list[Any]],
+) -> None:
+    import math
+
+    _, layout, _ = micro_run
+    corpus = read_manifest(layout.root / "corpus", kind="corpus").stats
+    ref = corpus["reference"]
+    assert corpus["heldout"]["rows"]
+    # Stdlib code: the previous token tells a lot, so the bigram line sits below the unigram.
+    assert 0 < ref["bigram_nats"] < ref["unigram_nats"]
+    records = [
+        json.loads(line)
+        for line in (layout.stage_dir(PRETRAIN) / "metrics.jsonl").read_text().splitlines()
+    ]
+    evaluated = [r for r in records if "heldout_loss" in r]
+    assert [r["step"] for r in evaluated] == [2, 4]
+    assert math.isfinite(evaluated[-1]["heldout_loss"])
+    assert set(evaluated[-1]["heldout_loss_per_source"]) <= {s["name"] for s in corpus["sources"]}
+    sft_stats = read_manifest(layout.artifact(SFT), kind="model").stats
+    # A tenth of the micro set at most (its ~20 examples keep all but one or two for training).
+    assert sft_stats["examples_heldout"] >= 1 and math.isfinite(sft_stats["final_heldout_loss"])
+    summary = (layout.root / "summary.md").read_text()
+    assert f"bigram {ref['bigram_nats']:.3f}" in summary and "pretrain held-out loss" in summary
+    assert "SFT samples" in summary and summary.count("\n| ") >= 3
+    assert "Replies in the expected format" in summary and "Lemur-Chat (micro)" in summary
+    assert (layout.root / "loss.png").stat().st_size > 0
