@@ -72,9 +72,26 @@ def greedy_replies(
     return replies
 
 
+def reply_in_format(turn: dict[str, Any]) -> bool | None:
+    """Whether one recorded turn's reply had the expected format, by the check its benchmark
+    made: the scorer extracted an answer (single-turn benchmarks: ``score_details.extracted``),
+    MINT's parser found a valid action or proposal (``valid``), or a parse error was recorded.
+    ``None`` when the environment takes any text as its action (InterCode, RoboCodeGen): there
+    nothing tells a formatted reply from another, so it is not counted either way."""
+    info = turn.get("info") or {}
+    details = info.get("score_details")
+    if isinstance(details, dict) and "extracted" in details:
+        return details["extracted"] not in (None, "")
+    if "valid" in info:
+        return bool(info["valid"])
+    if turn.get("parse_error"):
+        return False
+    return None
+
+
 def format_compliance(run_dir: Path) -> dict[str, tuple[int, int]]:
-    """Per benchmark: ``(replies that parsed into an action or answer, replies)`` over every
-    model turn of the run's ``episodes.jsonl``."""
+    """Per benchmark: ``(replies in the expected format, replies that were checked)`` over every
+    model turn of the run's ``episodes.jsonl`` (see :func:`reply_in_format`)."""
     counts: dict[str, list[int]] = {}
     path = run_dir / "episodes.jsonl"
     if not path.exists():
@@ -85,7 +102,8 @@ def format_compliance(run_dir: Path) -> dict[str, tuple[int, int]]:
         episode: dict[str, Any] = json.loads(line)
         tally = counts.setdefault(str(episode.get("benchmark")), [0, 0])
         for turn in episode.get("turns", []):
-            tally[1] += 1
-            if turn.get("parsed_action") is not None and not turn.get("parse_error"):
-                tally[0] += 1
+            verdict = reply_in_format(turn)
+            if verdict is not None:
+                tally[1] += 1
+                tally[0] += int(verdict)
     return {k: (v[0], v[1]) for k, v in sorted(counts.items())}

@@ -183,7 +183,7 @@ def compliance_table(eval_stats: dict[str, Any], console: Console) -> list[str]:
         cells = []
         for b in benchmarks:
             ok, n = counts.get(b, (0, 0))
-            cells.append(f"{ok}/{n} ({100 * ok / n:.0f}%)" if n else "-")
+            cells.append(f"{ok}/{n} ({100 * ok / n:.0f}%)" if n else "no format check")
         table.add_row(name, *cells)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     console.print(table)
