@@ -70,7 +70,20 @@ def test_a_stream_without_order_gains_nothing_from_bigrams() -> None:
 
 def _write_corpus(root: Path) -> CorpusConfig:
     rng = random.Random(3)
-    words = ["alpha", "beta", "gamma", "delta", "value", "index", "count", "total", "result", "buffer", "record", "table"]
+    words = [
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "value",
+        "index",
+        "count",
+        "total",
+        "result",
+        "buffer",
+        "record",
+        "table",
+    ]
     code = root / "code"
     code.mkdir(parents=True)
     for k in range(16):
