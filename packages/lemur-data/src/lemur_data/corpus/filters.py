@@ -13,8 +13,10 @@ import unicodedata
 from pathlib import Path
 
 import xxhash
-from datatrove.data import DocumentsPipeline
+from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.writers.jsonl import JsonlWriter
 from lemur_core.atomic import atomic_write_text
 
 from lemur_data.corpus.config import CodeFilterConfig, TextFilterConfig
@@ -136,64 +138,91 @@ class Normalizer(PipelineStep):
             yield doc
 
 
-class QualityFilter(PipelineStep):
-    """datatrove step: drops documents failing the code or text rules, counted by reason."""
+def rejected_writer(rejected_dir: str | None) -> JsonlWriter | None:
+    """datatrove's JsonlWriter for a filter's dropped documents (``<dir>/<rank>.jsonl``), or None.
+
+    Uncompressed so a reader can ``grep`` why a document went; each line's
+    ``metadata.filter_reason`` is the rule it failed.
+    """
+    if rejected_dir is None:
+        return None
+    return JsonlWriter(rejected_dir, compression=None)
+
+
+class QualityFilter(BaseFilter):
+    """datatrove filter: drops documents failing the code or text rules, counted by reason.
+
+    Besides datatrove's own ``dropped_<reason>`` counters, every removal is counted as
+    ``removed/<source>/<reason>``, which the corpus manifest and report read per source.
+    With ``rejected_dir`` the dropped documents are written there by datatrove's exclusion
+    writer; that never changes the corpus itself.
+    """
 
     name = "lemur quality"
-    type = "🔻 - FILTER"
 
-    def __init__(self, code: CodeFilterConfig, text: TextFilterConfig) -> None:
-        super().__init__()
+    def __init__(
+        self, code: CodeFilterConfig, text: TextFilterConfig, rejected_dir: str | None = None
+    ) -> None:
+        super().__init__(exclusion_writer=rejected_writer(rejected_dir))
         self.code = code
         self.text = text
 
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        """Yield the documents that pass; count the others as ``removed/<source>/<reason>``."""
-        for doc in data:
-            if doc.metadata["type"] == "code":
-                reason = code_rejection(doc.text, self.code)
-            else:
-                reason = text_rejection(doc.text, self.text)
-            if reason is None:
-                yield doc
-            else:
-                self.stat_update(f"removed/{doc.metadata['source']}/{reason}")
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        """True to keep ``doc``; ``(False, reason)`` with the first rule it fails."""
+        if doc.metadata["type"] == "code":
+            reason = code_rejection(doc.text, self.code)
+        else:
+            reason = text_rejection(doc.text, self.text)
+        if reason is None:
+            return True
+        self.stat_update(f"removed/{doc.metadata['source']}/{reason}")
+        return False, reason
 
 
-class DecontamFilter(PipelineStep):
-    """datatrove step: drops documents sharing an n-gram with a benchmark item.
+class DecontamFilter(BaseFilter):
+    """datatrove filter: drops documents sharing an n-gram with a benchmark item.
 
     Every hit (document id, benchmark item, n-gram) is logged to ``<hits_dir>/<rank>.jsonl``,
-    written atomically when the task's documents are exhausted.
+    written atomically when the task's documents are exhausted. With ``rejected_dir`` the
+    dropped documents themselves are written there too (datatrove's exclusion writer).
     """
 
     name = "lemur decontaminate"
-    type = "🔻 - FILTER"
 
-    def __init__(self, decontaminator: Decontaminator | None, hits_dir: str) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        decontaminator: Decontaminator | None,
+        hits_dir: str,
+        rejected_dir: str | None = None,
+    ) -> None:
+        super().__init__(exclusion_writer=rejected_writer(rejected_dir))
         self.decontaminator = decontaminator
         self.hits_dir = hits_dir
+        self._hits_log: list[str] = []
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        """True for a clean document; ``(False, "decontaminated")`` after logging its hits."""
+        if self.decontaminator is None:
+            return True
+        hits = self.decontaminator.hits(doc.text)
+        if not hits:
+            return True
+        self.stat_update(f"removed/{doc.metadata['source']}/decontaminated")
+        self._hits_log.extend(
+            json.dumps(
+                {"doc_id": doc.id, "item_id": h.item_id, "ngram": h.ngram}, ensure_ascii=False
+            )
+            for h in hits
+        )
+        return False, "decontaminated"
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        """Yield the clean documents; log the hits of the contaminated ones."""
-        hits_log: list[str] = []
-        for doc in data:
-            if self.decontaminator is not None:
-                hits = self.decontaminator.hits(doc.text)
-                if hits:
-                    self.stat_update(f"removed/{doc.metadata['source']}/decontaminated")
-                    hits_log.extend(
-                        json.dumps(
-                            {"doc_id": doc.id, "item_id": h.item_id, "ngram": h.ngram},
-                            ensure_ascii=False,
-                        )
-                        for h in hits
-                    )
-                    continue
-            yield doc
+        """Yield the clean documents; write this task's hit log once its input is exhausted."""
+        # One instance may run several tasks in turn in one process: each starts its own log.
+        self._hits_log = []
+        yield from super().run(data, rank, world_size)
         atomic_write_text(
-            Path(self.hits_dir) / f"{rank:05d}.jsonl", "".join(h + "\n" for h in hits_log)
+            Path(self.hits_dir) / f"{rank:05d}.jsonl", "".join(h + "\n" for h in self._hits_log)
         )
 
 
