@@ -449,13 +449,30 @@ class Sandbox:
         in the :class:`ExecResult`. ``timeout`` overrides ``limits.wall_seconds``.
         """
         wall = float(timeout) if timeout is not None else self.limits.wall_seconds
+        result = self._run_once(command, cwd, stdin, wall, env, warm=self.warm)
+        if self.warm and result.exit_code == 125 and result.stderr.startswith("sandbox jail:"):
+            # The call failed while building its jail, before the program ran (seen once in
+            # ~1,000 warm calls under load): run it again on the cold path.
+            result = self._run_once(command, cwd, stdin, wall, env, warm=False)
+        return result
+
+    def _run_once(
+        self,
+        command: Sequence[str] | str,
+        cwd: Path,
+        stdin: str | None,
+        wall: float,
+        env: Mapping[str, str] | None,
+        *,
+        warm: bool,
+    ) -> ExecResult:
         started = time.monotonic()
         with tempfile.TemporaryFile() as stdin_file:
             # A file, not a pipe: a child that never reads stdin cannot block the writer.
             stdin_file.write((stdin or "").encode("utf-8"))
             stdin_file.seek(0)
             child: _Child | None = None
-            if self.warm:
+            if warm:
                 child = self._start_warm(command, cwd, env, stdin_file.fileno())
             if child is None:
                 child = _ColdChild(
