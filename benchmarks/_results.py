@@ -34,6 +34,9 @@ from typing import Any, Literal
 SCHEMA = "lemur-benchmark-results/1"
 
 
+JSON_HELP = "also write the figures to PATH as JSON (see benchmarks/_results.py)"
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--json PATH`` (where to write the figures as JSON)."""
     parser.add_argument(
@@ -41,7 +44,7 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="PATH",
-        help="also write the figures to PATH as JSON (see benchmarks/_results.py)",
+        help=JSON_HELP,
     )
 
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _results import Results, add_json_option
+from _results import JSON_HELP, Results
 
 # Same loss masking for TRL: its assistant_only_loss reads {% generation %} blocks in the template.
 TRL_TEMPLATE = (
@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs of each trainer")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both trainers")
-    add_json_option(parser)
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help=JSON_HELP)
     args = parser.parse_args()
     results = Results("sft_vs_trl", vars(args))
 

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _results import Results, add_json_option
+from _results import JSON_HELP, Results
 from train_step_throughput import (
     JaxSide,
     TorchSide,
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--remat", choices=("none", "dots", "full"), default="dots")
-    add_json_option(parser)
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help=JSON_HELP)
     args = parser.parse_args()
     why = gpu_present()
     if why is not None:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _results import Results, add_json_option
+from _results import JSON_HELP, Results
 
 PRESETS: dict[str, dict[str, int]] = {
     "small": {"layers": 4, "hidden": 256, "vocab": 4096, "seq": 256, "batch": 8},
@@ -212,7 +212,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per round and side")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; best is kept")
     parser.add_argument("--threads", type=int, default=None, help="CPUs for both sides (all)")
-    add_json_option(parser)
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help=JSON_HELP)
     args = parser.parse_args()
     pinned = pin_threads(args.threads)  # before jax and torch load
     size = {k: getattr(args, k) or v for k, v in PRESETS[args.preset].items()}

@@ -335,43 +335,43 @@ class _Evaluator:
 
     def run(self, text: str) -> Any:
         try:
-            # eval() drops leading spaces and tabs of its string before parsing; ast.parse not.
+            # Python's eval builtin drops leading spaces and tabs of its string before parsing; ast.parse not.
             tree = ast.parse(text.lstrip(" \t"), mode="eval")
         except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
             raise _Unsupported(str(exc)) from exc
-        return self.eval(tree.body)
+        return self.value(tree.body)
 
-    def eval(self, node: ast.AST) -> Any:
+    def value(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Tuple | ast.List | ast.Set):
-            items = [self.eval(e) for e in node.elts]
+            items = [self.value(e) for e in node.elts]
             return (
                 tuple(items)
                 if isinstance(node, ast.Tuple)
                 else (items if isinstance(node, ast.List) else set(items))
             )
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            return _UNARY[type(node.op)](self.eval(node.operand))
+            return _UNARY[type(node.op)](self.value(node.operand))
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            left, right = self.eval(node.left), self.eval(node.right)
+            left, right = self.value(node.left), self.value(node.right)
             if isinstance(node.op, ast.Pow) or (
                 self.mode == "corrected" and isinstance(node.op, ast.BitXor)
             ):
                 return _check_size(_power(left, right))
             return _check_size(_BINOPS[type(node.op)](left, right))
         if isinstance(node, ast.Compare):
-            left, ok = self.eval(node.left), True
+            left, ok = self.value(node.left), True
             for op, comparator in zip(node.ops, node.comparators, strict=True):
                 if type(op) not in _COMPARE:
                     raise _Unsupported(type(op).__name__)
-                right = self.eval(comparator)
+                right = self.value(comparator)
                 ok = ok and bool(_COMPARE[type(op)](left, right))
                 left = right
             return ok
         if isinstance(node, ast.Call) and not node.keywords:
             func = self.callable(node.func)
-            return _check_size(func(*[self.eval(a) for a in node.args]))
+            return _check_size(func(*[self.value(a) for a in node.args]))
         if isinstance(node, ast.Attribute | ast.Name):
             value = self.name(node)
             if callable(value):
