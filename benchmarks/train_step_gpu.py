@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 from _results import JSON_HELP, Results
@@ -50,22 +49,6 @@ def gpu_present() -> str | None:
     return None
 
 
-def jax_matmul_peak(size: int = 8192, repeats: int = 10) -> float:
-    """FLOP/s of a bf16 ``size``-square matmul on JAX's first GPU (best of repeats)."""
-    import jax
-    import jax.numpy as jnp
-
-    a = jnp.ones((size, size), jnp.bfloat16)
-    f = jax.jit(lambda x: x @ x)
-    f(a).block_until_ready()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f(a).block_until_ready()
-        best = min(best, time.perf_counter() - start)
-    return 2.0 * size**3 / best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -88,7 +71,7 @@ def main() -> None:
     results = Results("train_step_gpu", vars(args))
 
     import torch
-    from lemur_train.flops import total_params, train_flops_per_token
+    from lemur_train.flops import measure_matmul_peak, total_params, train_flops_per_token
 
     name = torch.cuda.get_device_name(0)
     datasheet = next((v for k, v in DATASHEET_BF16.items() if k in name), None)
@@ -110,7 +93,10 @@ def main() -> None:
     )
     per_step = args.batch * args.seq
     jax_tps, torch_tps = (args.steps * per_step / best[k] for k in ("jax", "torch"))
-    measured = max(jax_matmul_peak(), torch_matmul_peak("cuda", torch.bfloat16, size=8192))
+    measured = max(
+        measure_matmul_peak(8192, 10, "bfloat16"),
+        torch_matmul_peak("cuda", torch.bfloat16, size=8192),
+    )
     flops = train_flops_per_token(cfg, args.seq)
     peak_note = f"{datasheet / 1e12:.0f} TFLOP/s datasheet" if datasheet else "datasheet unknown"
     print(

@@ -74,12 +74,12 @@ def train_flops_per_token(cfg: ModelConfig, seq_len: int) -> float:
     return 6.0 * matmul_params(cfg) + attention
 
 
-def measure_cpu_peak(size: int = 1024, repeats: int = 5) -> float:
-    """FLOP/s of a float32 ``size``-square matmul on the default JAX device (best of repeats)."""
+def measure_matmul_peak(size: int = 1024, repeats: int = 5, dtype: str = "float32") -> float:
+    """FLOP/s of a ``dtype`` ``size``-square matmul on the default JAX device (best of repeats)."""
     import jax
     import jax.numpy as jnp
 
-    a = jnp.ones((size, size), jnp.float32)
+    a = jnp.ones((size, size), jnp.dtype(dtype))
     f = jax.jit(lambda x: x @ x)
     f(a).block_until_ready()
     best = float("inf")
@@ -88,6 +88,11 @@ def measure_cpu_peak(size: int = 1024, repeats: int = 5) -> float:
         f(a).block_until_ready()
         best = min(best, time.perf_counter() - start)
     return 2.0 * size**3 / best
+
+
+def measure_cpu_peak(size: int = 1024, repeats: int = 5) -> float:
+    """FLOP/s of a float32 ``size``-square matmul on the default JAX device (best of repeats)."""
+    return measure_matmul_peak(size, repeats, "float32")
 
 
 def mfu(flops_per_token: float, tokens_per_second: float, peak_flops_total: float) -> float:
