@@ -152,8 +152,11 @@ class _Handler(BaseHTTPRequestHandler):
             owner.count("bad_request")
             self._json(400, {"object": "error", "message": str(exc), "code": 400})
             return
+        # Counted before the reply goes out: a client that has its answer must find it counted.
+        die = owner.completed()
         self._json(200, _completion(body, text))
-        owner.completed()
+        if die:
+            owner.kill()
 
     def _fault(self, fault: Fault, body: dict[str, Any]) -> None:
         owner = self.server.owner
@@ -311,13 +314,12 @@ class LoopbackServer:
         with self._lock:
             self.stats[what] += 1
 
-    def completed(self) -> None:
-        """Count a good answer; the server dies when ``die_after`` is reached."""
+    def completed(self) -> bool:
+        """Count a good answer; True when ``die_after`` is reached (the caller kills the server
+        once that answer is sent)."""
         with self._lock:
             self.completions += 1
-            die = self.plan.die_after is not None and self.completions >= self.plan.die_after
-        if die:
-            self.kill()
+            return self.plan.die_after is not None and self.completions >= self.plan.die_after
 
     def kill(self) -> None:
         """Stop for good: in-flight and later connections are reset, then refused."""
