@@ -17,13 +17,18 @@ import inspect
 import sys
 import traceback
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer import _click  # Typer's own copy of click: its UsageError
 from typer.core import TyperGroup
 
 from lemur_core.cli_errors import ExitCode, classify, debug_enabled
+from lemur_core.config import SET_HELP
+
+# The ``--set KEY=VALUE`` option every stage CLI takes (StageConfig.load applies the overrides;
+# a bad one is a ConfigError, which lemur_typer turns into one line and exit 2).
+SetOption = Annotated[list[str] | None, typer.Option("--set", help=SET_HELP, metavar="KEY=VALUE")]
 
 _DEBUG_HELP = "print the traceback of an error too (also LEMUR_DEBUG=1)"
 

@@ -159,7 +159,7 @@ class StageConfig(BaseModel):
         return cls.from_mapping(raw if raw is not None else {}, origin=str(p))
 
     @classmethod
-    def load(cls: type[C], source: str | Path, overrides: Sequence[str] = ()) -> C:
+    def load(cls: type[C], source: str | Path, overrides: Sequence[str] | None = ()) -> C:
         """What a CLI argument names: a YAML file (``*.yaml``/``*.yml`` or an existing path) or a
         preset name, then the ``--set`` ``overrides`` applied in order."""
         text = str(source)
@@ -174,7 +174,7 @@ class StageConfig(BaseModel):
                 f"{_did_you_mean(text, cls._presets)}; known presets: "
                 f"{', '.join(cls.preset_names()) or '(none)'}"
             )
-        return config.with_overrides(overrides)
+        return config.with_overrides(overrides or ())
 
     # ---- overrides -----------------------------------------------------------------------
 

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from lemur_core.cli_app import lemur_typer
+from lemur_core.cli_app import SetOption, lemur_typer
 from lemur_core.cli_errors import InputError
-from lemur_core.config import SET_HELP, ConfigError
 from lemur_core.humanize import human_value
 from rich.console import Console
 from rich.table import Table
@@ -31,18 +30,9 @@ app = lemur_typer(
 console = Console(stderr=True)
 
 
-SetOption = Annotated[list[str] | None, typer.Option("--set", help=SET_HELP, metavar="KEY=VALUE")]
 ConfigArgument = Annotated[
     str, typer.Argument(help="a YAML config file or a preset name (tiny, lemur-chat)")
 ]
-
-
-def _load(config: str, overrides: list[str] | None = None) -> SFTConfig:
-    try:
-        return SFTConfig.load(config, overrides or ())
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -75,7 +65,7 @@ def run(
     """Fine-tune; resumes from OUT's latest checkpoint. Works alone, under
     `torchrun --nproc_per_node N` and under `accelerate launch --num_processes N`."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    cfg = _load(config, overrides)
+    cfg = SFTConfig.load(config, overrides)
     # Inputs are checked before torch and the model load (a minute at 7B): the instruct
     # artifact's examples and the base model's config must be there.
     if not (instruct / "examples.jsonl").is_file():
@@ -113,7 +103,7 @@ def plan(
     from lemur_sft.estimate import estimate_sft
     from lemur_sft.launch_check import LaunchError, check_global_batch
 
-    cfg = _load(config, overrides)
+    cfg = SFTConfig.load(config, overrides)
     est = estimate_sft(cfg, model_size, world_size, zero_stage, offload=offload)
     table = Table(title=f"{cfg.name}: {model_size} on {world_size} GPUs, ZeRO-{zero_stage}")
     table.add_column("quantity")
@@ -137,7 +127,7 @@ def presets() -> None:
 @app.command("show-config")
 def show_config(config: ConfigArgument, overrides: SetOption = None) -> None:
     """Print a config (or preset) as YAML, ready to edit and pass to `run`."""
-    typer.echo(_load(config, overrides).to_yaml(), nl=False)
+    typer.echo(SFTConfig.load(config, overrides).to_yaml(), nl=False)
 
 
 @app.command()

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from lemur_core.cli_app import lemur_typer
-from lemur_core.config import SET_HELP, ConfigError
+from lemur_core.cli_app import SetOption, lemur_typer
 
 from lemur_train import __version__
 from lemur_train.config import TrainConfig
@@ -29,18 +28,9 @@ convert_app = typer.Typer(
 app.add_typer(convert_app, name="convert")
 
 
-SetOption = Annotated[list[str] | None, typer.Option("--set", help=SET_HELP, metavar="KEY=VALUE")]
 ConfigArgument = Annotated[
     str, typer.Argument(help="YAML train config, or a preset name (tiny, lemur-70b)")
 ]
-
-
-def _load_config(config: str, overrides: list[str] | None) -> TrainConfig:
-    try:
-        return TrainConfig.load(config, overrides or ())
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -85,7 +75,7 @@ def run(
     logger = logging.getLogger("lemur_train")
     logger.setLevel(logging.INFO)
     logger.addHandler(logging.StreamHandler())
-    cfg = _load_config(config, overrides)
+    cfg = TrainConfig.load(config, overrides)
     # Busy, stale, damaged or unwritable OUT, a bad corpus or checkpoint: one line, exit 3/5.
     launch = Launch(coordinator, num_processes, process_id, source="the command line")
     result = train(cfg, corpus, out, force=force, verify=verify, launch=launch)
@@ -155,7 +145,7 @@ def plan(
     from lemur_train.config import MeshConfig
     from lemur_train.planner import plan as make_plan
 
-    cfg = _load_config(config, overrides)
+    cfg = TrainConfig.load(config, overrides)
     # Unset here, the planner assumes its defaults (the same as the API's) and says so.
     if seq_len is not None:
         cfg = cfg.model_copy(update={"seq_len": seq_len})
@@ -183,7 +173,7 @@ def plan(
 @app.command("show-config")
 def show_config(config: ConfigArgument, overrides: SetOption = None) -> None:
     """Print a preset's (or a YAML file's) full config as YAML, ready to edit and pass to `run`."""
-    typer.echo(_load_config(config, overrides).to_yaml(), nl=False)
+    typer.echo(TrainConfig.load(config, overrides).to_yaml(), nl=False)
 
 
 @app.command()

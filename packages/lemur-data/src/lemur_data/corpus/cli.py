@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from lemur_core.config import SET_HELP, ConfigError
+from lemur_core.cli_app import SetOption
 from lemur_core.humanize import human_value
 from rich.console import Console
 from rich.panel import Panel
@@ -28,17 +28,7 @@ app = typer.Typer(help="Build and inspect the pre-training corpus.", no_args_is_
 _console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
-SetOption = Annotated[list[str] | None, typer.Option("--set", help=SET_HELP, metavar="KEY=VALUE")]
 ConfigArgument = Annotated[str, typer.Argument(help="corpus YAML, or a preset: tiny, lemur-v1")]
-
-
-def _load(config: str, overrides: list[str] | None) -> CorpusConfig:
-    """A YAML path or a preset name (``tiny``, ``lemur-v1``), then the ``--set`` overrides."""
-    try:
-        return CorpusConfig.load(config, overrides or ())
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -71,37 +61,32 @@ def build(
     """Build a corpus artifact (resumes an interrupted build of the same config)."""
     if executor is not None:
         overrides = [*(overrides or []), f"executor.kind={executor}"]
-    cfg = _load(config, overrides)
-    try:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} stages"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=_console,
-        ) as progress:
-            task = progress.add_task("corpus", total=None)
+    cfg = CorpusConfig.load(config, overrides)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} stages"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=_console,
+    ) as progress:
+        task = progress.add_task("corpus", total=None)
 
-            def on_stage(index: int, count: int, name: str) -> None:
-                progress.update(task, total=count, completed=index, description=f"stage {name}")
+        def on_stage(index: int, count: int, name: str) -> None:
+            progress.update(task, total=count, completed=index, description=f"stage {name}")
 
-            result = build_corpus(
-                cfg,
-                out,
-                workers=workers,
-                force=force,
-                keep_work=keep_work,
-                verify=verify,
-                on_stage=on_stage,
-                ray_address=ray_address,
-            )
-            progress.update(task, completed=progress.tasks[0].total or 0, description="done")
-    except ConfigError as exc:
-        # Plain stderr: a console would wrap or cut a long path out of the one-line message.
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    # Stale, busy, damaged or unwritable OUT and bad inputs (MixError ...) propagate: the
+        result = build_corpus(
+            cfg,
+            out,
+            workers=workers,
+            force=force,
+            keep_work=keep_work,
+            verify=verify,
+            on_stage=on_stage,
+            ray_address=ray_address,
+        )
+        progress.update(task, completed=progress.tasks[0].total or 0, description="done")
+    # Config errors, stale, busy, damaged or unwritable OUT and bad inputs (MixError ...) propagate: the
     # lemur-data app prints them as one line with their class's exit code (docs/errors.md).
     _console.print(mixture_table(out))
     manifest = result.manifest
@@ -138,7 +123,7 @@ def inspect(
 @app.command("show-config")
 def show_config(config: ConfigArgument, overrides: SetOption = None) -> None:
     """Print a preset's (or a YAML file's) full config as YAML, a starting point for your own."""
-    typer.echo(_load(config, overrides).to_yaml(), nl=False)
+    typer.echo(CorpusConfig.load(config, overrides).to_yaml(), nl=False)
 
 
 @app.command()
@@ -151,7 +136,7 @@ def presets() -> None:
 @app.command()
 def estimate(config: ConfigArgument, overrides: SetOption = None) -> None:
     """Estimate bytes, tokens and CPU-hours of a build without running it."""
-    cfg = _load(config, overrides)
+    cfg = CorpusConfig.load(config, overrides)
     table = Table("quantity", "value")
     for key, value in estimate_corpus(cfg).items():
         table.add_row(key, human_value(key, value))  # 3.42 TB, 951.0B tokens

@@ -10,26 +10,14 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
 
 import typer
 from lemur_core import StaleArtifactError, read_manifest
-from lemur_core.config import SET_HELP, ConfigError
+from lemur_core.cli_app import SetOption
 
 from lemur_data.instruct.config import InstructConfig
 
 app = typer.Typer(help="Build and inspect the instruction-tuning set.", no_args_is_help=True)
-
-
-SetOption = Annotated[list[str] | None, typer.Option("--set", help=SET_HELP, metavar="KEY=VALUE")]
-
-
-def _load(config: str, overrides: list[str] | None) -> InstructConfig:
-    try:
-        return InstructConfig.load(config, overrides or ())
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -57,7 +45,7 @@ def build(
     )
     try:
         result = build_instruct(
-            _load(config, overrides), out, force=force, progress=True, verify=verify
+            InstructConfig.load(config, overrides), out, force=force, progress=True, verify=verify
         )
     except StaleArtifactError as exc:  # one line, exit 3 (lemur_core.cli_app reports it)
         if "--force" in str(exc):
@@ -85,7 +73,7 @@ def estimate(
     """Print expected examples, cost and size of a build as JSON (no data is read)."""
     from lemur_data.instruct.estimate import estimate_instruct
 
-    typer.echo(json.dumps(estimate_instruct(_load(config, overrides)), indent=2))
+    typer.echo(json.dumps(estimate_instruct(InstructConfig.load(config, overrides)), indent=2))
 
 
 @app.command("show-config")
@@ -94,7 +82,7 @@ def show_config(
     overrides: SetOption = None,
 ) -> None:
     """Print a config (a preset, say) as the YAML that `build` reads."""
-    typer.echo(_load(config, overrides).to_yaml(), nl=False)
+    typer.echo(InstructConfig.load(config, overrides).to_yaml(), nl=False)
 
 
 @app.command()
