@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lemur_agents.actions import MINT_FORMAT_HINT, MintParseError, MintTagMapper
-from lemur_agents.envs.base import TaskSpec as EnvTask
-from lemur_agents.envs.base import TextTaskEnv
+from lemur_agents.envs.base import EnvTask, TextTaskEnv
 from lemur_agents.sandbox import PythonSession, SandboxLimits
 
 from lemur_bench.scorers import ScoringMode, TaskScorer

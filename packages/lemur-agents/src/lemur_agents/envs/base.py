@@ -55,7 +55,7 @@ def to_observation(text: str, limit: int = MAX_OBSERVATION_CHARS) -> str:
     return text[:limit]
 
 
-class TaskSpec(BaseModel):
+class EnvTask(BaseModel):
     """The fields every task of every environment has."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -64,7 +64,7 @@ class TaskSpec(BaseModel):
     instruction: str = Field(description="what the agent is asked to do, as the agent sees it")
 
 
-TaskT = TypeVar("TaskT", bound=TaskSpec)
+TaskT = TypeVar("TaskT", bound=EnvTask)
 
 
 class UnknownTaskError(KeyError):

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lemur_agents.envs.base import TaskSpec, TextTaskEnv
+from lemur_agents.envs.base import EnvTask, TextTaskEnv
 from lemur_agents.envs.bash.env import give_to
 from lemur_agents.envs.shell import SandboxShell
 from lemur_agents.sandbox import Sandbox, SandboxLimits
@@ -33,7 +33,7 @@ _FENCE = re.compile(r"^\s*```(python|py|python3|bash|sh)?[ \t]*\n(.*?)\n?```\s*$
 _REMOTE = re.compile(r"\bnc\b|netcat|https?://|\.picoctf\.net|\bssh\b", re.I)
 
 
-class CtfTask(TaskSpec):
+class CtfTask(EnvTask):
     """A capture-the-flag challenge: its files, the flag, and whether it needs the internet."""
 
     gold: str = Field(min_length=1, description="the flag")

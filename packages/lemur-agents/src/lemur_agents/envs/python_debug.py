@@ -21,12 +21,12 @@ from lemur_core import ActionParseError
 from pydantic import BaseModel, ConfigDict, Field
 
 from lemur_agents.actions import MintTagMapper
-from lemur_agents.envs.base import TaskSpec, TextTaskEnv
+from lemur_agents.envs.base import EnvTask, TextTaskEnv
 from lemur_agents.envs.code_check import run_code_check
 from lemur_agents.sandbox import PythonSession, Sandbox, SandboxLimits
 
 
-class PythonDebugTask(TaskSpec):
+class PythonDebugTask(EnvTask):
     """A function to write, the hidden test program that checks it, and where it came from."""
 
     source: Literal["humaneval", "mbpp", "fixture"]

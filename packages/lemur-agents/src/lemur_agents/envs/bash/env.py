@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lemur_agents.envs.base import TaskSpec, TextTaskEnv
+from lemur_agents.envs.base import EnvTask, TextTaskEnv
 from lemur_agents.envs.bash.filesystems import TASK_FILE_TESTBEDS, TESTBEDS
 from lemur_agents.envs.bash.reward import intercode_bash_reward
 from lemur_agents.envs.bash.testbed import snapshot, status, tree_hash
@@ -39,7 +39,7 @@ def give_to(root: Path, uid: int | None) -> None:
     os.chown(root, uid, uid)
 
 
-class BashTask(TaskSpec):
+class BashTask(EnvTask):
     """A natural-language request, its gold command, and the testbed it runs on."""
 
     gold: str = Field(min_length=1)

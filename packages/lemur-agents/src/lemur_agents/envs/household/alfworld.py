@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lemur_agents.envs.base import TaskSpec, TextTaskEnv
+from lemur_agents.envs.base import EnvTask, TextTaskEnv
 from lemur_agents.envs.household.tasks import TASK_TYPES
 
 GAME_FILE = "game.tw-pddl"
 
 
-class AlfworldTask(TaskSpec):
+class AlfworldTask(EnvTask):
     """One ALFWorld game; the goal text comes from the game itself at reset."""
 
     game_file: Path

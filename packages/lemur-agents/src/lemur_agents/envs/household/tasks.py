@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from lemur_agents.envs.base import TaskSpec
+from lemur_agents.envs.base import EnvTask
 from lemur_agents.envs.household.world import (
     APPLIANCE_EFFECT,
     OPENABLE,
@@ -57,7 +57,7 @@ _SURFACES = ("countertop", "diningtable", "shelf", "sidetable", "desk", "stovebu
 _CONTAINERS = ("cabinet", "drawer", "garbagecan")
 
 
-class HouseholdTask(TaskSpec):
+class HouseholdTask(EnvTask):
     """A scene and a goal of one of ALFWorld's six types."""
 
     task_type: TaskType

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lemur_agents.envs.base import TaskSpec
+from lemur_agents.envs.base import EnvTask
 from lemur_agents.envs.robotics.api import API_DOC, API_SOURCE, Scene, random_scene
 
 Point = list[float]
@@ -34,7 +34,7 @@ class RoboticsCase(BaseModel):
     args: tuple[Any, ...]
 
 
-class RoboticsTask(TaskSpec):
+class RoboticsTask(EnvTask):
     """One function to write over the robotics API, checked on ``cases`` seeded inputs or on
     the given ``test_cases``."""
 

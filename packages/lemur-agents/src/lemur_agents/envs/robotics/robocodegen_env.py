@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lemur_agents.envs.base import TaskSpec, TextTaskEnv
+from lemur_agents.envs.base import EnvTask, TextTaskEnv
 from lemur_agents.envs.robotics.env import code_of
 from lemur_agents.envs.robotics.robocodegen import (
     InputMode,
@@ -27,7 +27,7 @@ from lemur_agents.envs.robotics.robocodegen import (
 from lemur_agents.sandbox import Sandbox, SandboxLimits
 
 
-class RoboCodeGenTask(TaskSpec):
+class RoboCodeGenTask(EnvTask):
     """One notebook problem; ``task_id`` is ``robocodegen/<f_name>``."""
 
     problem: RoboCodeGenProblem

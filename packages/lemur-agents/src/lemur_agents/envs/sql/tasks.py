@@ -8,10 +8,10 @@ from pathlib import Path
 
 from pydantic import Field
 
-from lemur_agents.envs.base import TaskSpec
+from lemur_agents.envs.base import EnvTask
 
 
-class SqlTask(TaskSpec):
+class SqlTask(EnvTask):
     """One question over one database, with the gold query that answers it."""
 
     db: str = Field(min_length=1, description="database name (a key of the env's catalog)")

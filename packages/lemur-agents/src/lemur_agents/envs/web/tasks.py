@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lemur_agents.envs.base import TaskSpec
+from lemur_agents.envs.base import EnvTask
 
 LOCAL_SITE = "__LEMUR_SHOP__"
 EvalType = Literal["string_match", "url_match", "program_html"]
@@ -33,7 +33,7 @@ class WebArenaEval(BaseModel):
     string_note: str | None = None
 
 
-class WebTask(TaskSpec):
+class WebTask(EnvTask):
     """One WebArena-style task: where to start, what to do, how it is judged."""
 
     start_url: str
