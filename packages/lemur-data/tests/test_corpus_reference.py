@@ -147,3 +147,64 @@ def test_a_built_corpus_records_heldout_rows_and_references_and_stats_prints_the
     assert printed.exit_code == 0, printed.output
     assert f"unigram {ref['unigram_nats']:.3f}" in printed.output
     assert f"interpolated bigram {ref['bigram_nats']:.3f}" in printed.output
+
+
+def _reference_by_concatenation(
+    tokens: np.ndarray, segments: np.ndarray, sources: np.ndarray, vocab: int, names: list[str]
+) -> dict[str, object]:
+    """The references computed the direct way: every counted target in memory at once, bigram
+    counts by ``np.unique`` over all pair keys (how reference_stats worked before it streamed)."""
+    from lemur_data.corpus.reference import MAX_COUNTED_ROWS, row_order
+
+    rows = len(tokens)
+    order = row_order(rows)
+    k = heldout_count(rows)
+    train = targets_of(
+        *(a[np.sort(order[k : k + MAX_COUNTED_ROWS])] for a in (tokens, segments, sources))
+    )
+    test = targets_of(*(a[np.sort(order[:k])] for a in (tokens, segments, sources)))
+    uni = np.bincount(train.target, minlength=vocab).astype(np.float64)
+    p_uni = (uni + 1.0) / (uni.sum() + vocab)
+    pair_keys, pair_counts = np.unique(train.context * vocab + train.target, return_counts=True)
+    context_total = np.bincount(train.context, minlength=vocab).astype(np.float64)
+    followers = np.bincount(pair_keys // vocab, minlength=vocab).astype(np.float64)
+    keys = test.context * vocab + test.target
+    where = np.clip(np.searchsorted(pair_keys, keys), 0, max(len(pair_keys) - 1, 0))
+    c_vw = np.where(pair_keys[where] == keys, pair_counts[where], 0).astype(np.float64)
+    c_v, t_v = context_total[test.context], followers[test.context]
+    p1 = p_uni[test.target]
+    p2 = np.where(c_v > 0, (c_vw + t_v * p1) / np.where(c_v > 0, c_v + t_v, 1.0), p1)
+    out: dict[str, object] = {
+        "heldout_tokens": len(test.target),
+        "train_tokens_counted": len(train.target),
+    }
+    for name, logp in (("unigram", np.log(p1)), ("bigram", np.log(p2))):
+        out[f"{name}_nats"] = float(-logp.mean())
+        out[f"{name}_per_source"] = {
+            n: float(-logp[test.source == i].mean())
+            for i, n in enumerate(names)
+            if (test.source == i).any()
+        }
+    return out  # fmt: skip
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 4096])
+def test_streamed_references_are_bit_identical_to_counting_everything_at_once(chunk: int) -> None:
+    # Zipf-distributed tokens over a realistic vocabulary, documents of random lengths packed
+    # into rows (segments restart, the last row padded), two sources: many unseen contexts and
+    # pairs on both sides, so every branch of the interpolation is taken.
+    rng = np.random.default_rng(7)
+    vocab, rows, length = 49152, 900, 48
+    tokens = np.minimum(rng.zipf(1.3, (rows, length)), vocab) - 1
+    boundaries = rng.random((rows, length)) < 0.05
+    segments = (1 + np.cumsum(boundaries, axis=1)).astype(np.int32)
+    segments[-1, 30:] = 0
+    sources = (segments % 2).astype(np.int16)
+    sources[segments == 0] = -1
+    names = ["code", "web"]
+    got = reference_stats(_reader(tokens, segments, sources), rows, vocab, names, chunk=chunk)
+    expected = _reference_by_concatenation(tokens, segments, sources, vocab, names)
+    ref = got["reference"]
+    for key, value in expected.items():
+        assert ref[key] == value, key  # exact float equality, not approx
+    assert ref["bigram_nats"] < ref["unigram_nats"]

@@ -141,18 +141,27 @@ def _counts_by_source(counters: Counter[str], prefix: str) -> dict[str, dict[str
 def _shard_reader(
     out: Path, rows_per_shard: int, shards: int
 ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Reads packed rows by global index from the shards just written (memory-mapped)."""
-    arrays = [
-        [np.load(out / shard_path(i, name), mmap_mode="r") for name in SHARD_ARRAYS]
-        for i in range(shards)
-    ]
+    """Reads packed rows by global index from the shards just written.
+
+    Each call maps the shards it needs, copies the rows out and unmaps them again: a mapping
+    kept open would keep every page it touched resident, so RSS would grow with the rows read.
+    """
 
     def read(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         shard_of, local = np.divmod(np.asarray(indices, np.int64), rows_per_shard)
-        picked = [
-            np.stack([arrays[s][a][r] for s, r in zip(shard_of, local, strict=True)])
-            for a in range(len(SHARD_ARRAYS))
-        ]
+        picked: list[np.ndarray] = []
+        for name in SHARD_ARRAYS:
+            result: np.ndarray | None = None
+            for shard in np.unique(shard_of):
+                if not 0 <= shard < shards:
+                    raise IndexError(f"row of shard {shard}: the corpus has {shards} shards")
+                rows = np.flatnonzero(shard_of == shard)
+                mapped = np.load(out / shard_path(int(shard), name), mmap_mode="r")
+                if result is None:
+                    result = np.empty((len(indices), *mapped.shape[1:]), mapped.dtype)
+                result[rows] = mapped[local[rows]]
+                del mapped
+            picked.append(result if result is not None else np.zeros((0, 0), np.int64))
         return picked[0], picked[1], picked[2]
 
     return read

@@ -104,6 +104,56 @@ def _gather(read: RowReader, indices: np.ndarray, chunk: int = 4096) -> _Targets
     )
 
 
+@dataclass
+class _TrainCounts:
+    """What the references need from the training rows, in memory that does not grow with them.
+
+    Counts for every token (unigram, as a context) are ``[V]`` arrays; pair counts are kept only
+    for the held-out rows' pairs, and the distinct-follower sets only for their contexts: the
+    held-out side is capped (``MAX_HELDOUT_ROWS``), so neither grows with the training rows.
+    """
+
+    unigram: np.ndarray  # int64 [V]: c(w) as a target
+    context: np.ndarray  # int64 [V]: c(v) as a context
+    pair: np.ndarray  # int64 [len(test_keys)]: c(v, w) of each distinct held-out pair
+    followers: np.ndarray  # int64 [V]: T(v), filled for the held-out contexts only
+    tokens: int
+
+
+def _count_training(
+    read: RowReader,
+    indices: np.ndarray,
+    vocab_size: int,
+    test_keys: np.ndarray,
+    test_contexts: np.ndarray,
+    chunk: int,
+) -> _TrainCounts:
+    """Stream the training rows ``chunk`` at a time into :class:`_TrainCounts`.
+
+    ``test_keys`` are the sorted distinct held-out pair keys ``v * V + w``; ``test_contexts`` a
+    ``[V]`` mask of the held-out contexts. Distinct (v, w) keys of those contexts are merged
+    into one sorted run per chunk, which bounds the work and memory by the distinct pairs."""
+    unigram = np.zeros(vocab_size, np.int64)
+    context = np.zeros(vocab_size, np.int64)
+    pair = np.zeros(len(test_keys), np.int64)
+    seen = np.zeros(0, np.int64)  # sorted distinct keys whose context is a held-out context
+    tokens = 0
+    last = max(len(test_keys) - 1, 0)
+    for i in range(0, len(indices), chunk):
+        part = targets_of(*read(indices[i : i + chunk]))
+        tokens += len(part.target)
+        unigram += np.bincount(part.target, minlength=vocab_size)
+        context += np.bincount(part.context, minlength=vocab_size)
+        keys = part.context * vocab_size + part.target
+        if len(test_keys):
+            where = np.minimum(np.searchsorted(test_keys, keys), last)
+            hit = test_keys[where] == keys
+            pair += np.bincount(where[hit], minlength=len(test_keys))
+        seen = np.union1d(seen, keys[test_contexts[part.context]])
+    followers = np.bincount(seen // vocab_size, minlength=vocab_size).astype(np.int64)
+    return _TrainCounts(unigram, context, pair, followers, tokens)
+
+
 def _nats(logp: np.ndarray, source: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
     per_source = {
         name: float(-logp[source == i].mean())
@@ -114,11 +164,18 @@ def _nats(logp: np.ndarray, source: np.ndarray, names: Sequence[str]) -> dict[st
 
 
 def reference_stats(
-    read: RowReader, rows: int, vocab_size: int, source_names: Sequence[str]
+    read: RowReader,
+    rows: int,
+    vocab_size: int,
+    source_names: Sequence[str],
+    *,
+    chunk: int = 4096,
 ) -> dict[str, Any]:
     """``{"heldout": ..., "reference": ...}`` for the manifest's stats: the held-out rows and the
     unigram / interpolated-bigram cross-entropies of their tokens under the training rows.
 
+    The training rows are read ``chunk`` at a time and reduced to counts (see
+    :class:`_TrainCounts`), so memory stays flat however many rows are counted.
     ``reference`` is absent when the corpus is too small to hold any row out."""
     order = row_order(rows)
     k = heldout_count(rows)
@@ -129,20 +186,19 @@ def reference_stats(
     if k == 0:
         return out
     counted = np.sort(order[k : k + MAX_COUNTED_ROWS])
-    train, test = _gather(read, counted), _gather(read, held)
-    if len(train.target) == 0 or len(test.target) == 0:
-        return out
-    uni = np.bincount(train.target, minlength=vocab_size).astype(np.float64)
-    p_uni = (uni + 1.0) / (uni.sum() + vocab_size)
-    # Bigram counts as sorted unique keys v * V + w, looked up by binary search.
-    pair_keys, pair_counts = np.unique(
-        train.context * vocab_size + train.target, return_counts=True
-    )
-    context_total = np.bincount(train.context, minlength=vocab_size).astype(np.float64)
-    followers = np.bincount(pair_keys // vocab_size, minlength=vocab_size).astype(np.float64)
+    test = _gather(read, held, chunk)
     keys = test.context * vocab_size + test.target
-    where = np.clip(np.searchsorted(pair_keys, keys), 0, max(len(pair_keys) - 1, 0))
-    c_vw = np.where(pair_keys[where] == keys, pair_counts[where], 0).astype(np.float64)
+    test_keys = np.unique(keys)
+    test_contexts = np.zeros(vocab_size, bool)
+    test_contexts[test.context] = True
+    train = _count_training(read, counted, vocab_size, test_keys, test_contexts, chunk)
+    if train.tokens == 0 or len(test.target) == 0:
+        return out
+    uni = train.unigram.astype(np.float64)
+    p_uni = (uni + 1.0) / (uni.sum() + vocab_size)
+    context_total = train.context.astype(np.float64)
+    followers = train.followers.astype(np.float64)
+    c_vw = train.pair[np.searchsorted(test_keys, keys)].astype(np.float64)
     c_v, t_v = context_total[test.context], followers[test.context]
     p1 = p_uni[test.target]
     # An unseen context (c(v) = 0) backs off to the unigram entirely.
@@ -156,7 +212,7 @@ def reference_stats(
         "unigram_per_source": unigram["per_source"],
         "bigram_per_source": bigram["per_source"],
         "heldout_tokens": len(test.target),
-        "train_tokens_counted": len(train.target),
+        "train_tokens_counted": train.tokens,
         "train_rows_counted": len(counted),
         "method": "add-one unigram; Witten-Bell interpolated bigram; counts from training rows",
     }
