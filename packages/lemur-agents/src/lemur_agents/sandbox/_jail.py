@@ -17,6 +17,7 @@ only; one process doing every mount(2) is ~4x faster than one mount(8) per mount
 
 import _signal  # not `signal`, `shutil`: they import enum and re, tripling the start-up time
 import ctypes
+import errno
 import os
 import sys
 
@@ -26,6 +27,8 @@ MS_NOATIME, MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME = 1024, 2048, 1 << 21, 1 
 # mount_setattr(2): the same number on every architecture (new system calls are unified).
 SYS_MOUNT_SETATTR, AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = 442, -100, 0x8000, 1
 _libc = ctypes.CDLL(None, use_errno=True)
+# Looks at a secret path that is replaced while the jail covers it (see _mask).
+_MASK_ATTEMPTS = 100
 _FLAGS = {
     "nosuid": MS_NOSUID,
     "nodev": MS_NODEV,
@@ -62,7 +65,12 @@ def _hide(mount, hidden, keep):  # type: ignore[no-untyped-def]
             continue
         below = sorted({k for k in keep if k.startswith(top + "/") and os.path.exists(k)})
         # Hold the kept paths open across the tmpfs mount, then bind them back from the fds.
-        handles = [(k, os.open(k, os.O_PATH)) for k in below]
+        handles = []
+        for k in below:
+            try:
+                handles.append((k, os.open(k, os.O_PATH)))
+            except FileNotFoundError:
+                continue  # removed since the look: nothing to re-expose
         if mount(b"tmpfs", top.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=755") != 0:
             _fail(f"cannot hide {top}: errno {ctypes.get_errno()}")
         for path, fd in handles:
@@ -79,16 +87,25 @@ def _hide(mount, hidden, keep):  # type: ignore[no-untyped-def]
 
 def _mask(mount, secrets):  # type: ignore[no-untyped-def]
     for path in secrets:
-        if os.path.isdir(path) and not os.path.islink(path):
-            result = mount(
-                b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=4k,mode=700"
-            )
-        elif os.path.lexists(path) and not os.path.islink(path):
-            result = mount(b"/dev/null", path.encode(), None, MS_BIND, None)
+        # A daemon may replace a secret file while we look (slurmctld rotates its state files:
+        # unlink, then link the new one): a mount that finds the path gone or of another type
+        # looks again, so the call neither fails nor leaves a file that is back uncovered.
+        for _attempt in range(_MASK_ATTEMPTS):
+            if os.path.isdir(path) and not os.path.islink(path):
+                result = mount(
+                    b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=4k,mode=700"
+                )
+            elif os.path.lexists(path) and not os.path.islink(path):
+                result = mount(b"/dev/null", path.encode(), None, MS_BIND, None)
+            else:
+                break  # gone: nothing to cover
+            if result == 0:
+                break
+            error = ctypes.get_errno()
+            if error not in (errno.ENOENT, errno.ENOTDIR):
+                _fail(f"cannot hide {path}: errno {error}")
         else:
-            continue  # gone since the scan
-        if result != 0:
-            _fail(f"cannot hide {path}: errno {ctypes.get_errno()}")
+            _fail(f"cannot hide {path}: it kept changing under the mount")
 
 
 class _MountAttr(ctypes.Structure):
