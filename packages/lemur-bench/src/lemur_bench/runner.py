@@ -27,7 +27,6 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from lemur_bench import __version__
 from lemur_bench.cache import CachedChatModel
+from lemur_bench.durable import AppendLog, SyncBehind
 from lemur_bench.envs import AgentEnv, EnvContext, env_tasks
 from lemur_bench.formats import FormatContext
 from lemur_bench.loaders import BenchTask, LoaderError, data_path, load_tasks
@@ -578,11 +578,14 @@ def _play(
     # ``concurrency`` is per server replica: N data-parallel replicas keep N times as many
     # episodes live, so each replica sees the batch one server would.
     replicas = len(getattr(model, "base_urls", None) or (model,))
-    cached = CachedChatModel(model, out_dir / "cache.sqlite")
+    syncer = SyncBehind()
+    cached = CachedChatModel(model, out_dir / "cache.sqlite", syncer)
     # MINT's simulated user was GPT-4; without --feedback-model the evaluated model plays it.
     fb_model: CachedChatModel | None = None
     if feedback_model is not None:
-        fb_model = CachedChatModel(load_model(feedback_model), out_dir / "feedback-cache.sqlite")
+        fb_model = CachedChatModel(
+            load_model(feedback_model), out_dir / "feedback-cache.sqlite", syncer
+        )
     episodes, skipped, data = plan_episodes(cfg, feedback_model=fb_model or cached)
     for name, why in skipped.items():
         log.warning("skipping task %s: %s", name, why)
@@ -597,14 +600,15 @@ def _play(
     versions = package_versions()
     guard = _ModelErrorGuard(max_consecutive_model_errors)
     lock = threading.Lock()
-    handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in finally
+    # Each finished episode is written (and flushed) at once; its fsync runs behind, in
+    # one thread shared with the cache's, and is waited for before the summary is written.
+    handle = AppendLog(path, syncer)
 
     def persist(record: EpisodeRecord) -> None:
         record = record.model_copy(update={"package_versions": versions, "model": cfg.model})
+        line = record.model_dump_json() + "\n"
         with lock:
-            handle.write(record.model_dump_json() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+            handle.append(line)
             guard.observe(record)
 
     try:
@@ -619,10 +623,13 @@ def _play(
                 should_stop=guard.tripped,
             )
     finally:
-        handle.close()
-        cached.close()
-        if fb_model is not None:
-            fb_model.close()
+        try:
+            handle.close()
+            cached.close()
+            if fb_model is not None:
+                fb_model.close()
+        finally:
+            syncer.close()  # every record and answer on disk before the summary says so
 
     planned = [e.episode_id for e in episodes]
     latest = _latest_records(path)

@@ -80,6 +80,9 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.1"  # keep-alive, as real OpenAI-compatible servers do
+    # TCP_NODELAY, as uvicorn (vLLM) sets it: the headers and the body go out in two writes,
+    # and with Nagle's algorithm the body waited for the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:
         pass
