@@ -60,7 +60,7 @@ def test_warm_calls_survive_secret_files_rotating_under_the_jail(
     runs: list[int] = []
     original = Sandbox._run_once
 
-    def counted(self: Sandbox, *args: object, **kwargs: object) -> ExecResult:
+    def counted(self: Sandbox, *args: object, **kwargs: object) -> tuple[ExecResult, bool]:
         runs.append(1)
         return original(self, *args, **kwargs)  # type: ignore[arg-type]
 
@@ -93,3 +93,45 @@ def test_warm_calls_survive_secret_files_rotating_under_the_jail(
     assert len(runs) == THREADS * CALLS
     assert box.warm_starts == THREADS * CALLS
     assert time.monotonic() - started < 120
+
+
+def test_a_secret_replaced_while_a_spare_waits_is_still_masked(
+    box: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Spares prepare their jail before their call: a file replaced in between took its mask
+    # with it (the kernel detaches a mount whose path is unlinked), so the spare must notice.
+    secret_dir = box.scratch_dir(prefix="lemur-secret-")
+    box.visible_paths = (str(secret_dir),)
+    secret = secret_dir / "token"
+    secret.write_text("old-secret\n")
+    real = isolation.host_secrets()
+    monkeypatch.setattr(isolation, "host_secrets", lambda: (*real, str(secret)))
+    work = box.scratch_dir()
+    read = [sys.executable, "-c", f"print(repr(open({str(secret)!r}).read()))"]
+    for _ in range(3):  # the zygote learns this sandbox's settings; its spares prepare them
+        assert box.run(read, cwd=work).stdout == "''\n"
+    time.sleep(0.5)  # the spares' jails are built
+    fresh = secret_dir / "token.new"
+    fresh.write_text("new-secret\n")
+    os.replace(fresh, secret)
+    result = box.run(read, cwd=work)
+    assert result.ok, result
+    assert result.stdout == "''\n"  # masked: the new file is covered like the old one
+
+
+def test_sandboxes_with_other_settings_alternate_on_the_warm_path(tmp_path: Path) -> None:
+    # Spares are prepared for the last call's settings; a call with other settings is handed
+    # back and gets a jail built for it: each sandbox still sees exactly what it should.
+    shared = tmp_path / "data"
+    shared.mkdir()
+    (shared / "answer").write_text("42\n")
+    os.chmod(tmp_path, 0o755)
+    with Sandbox(LIMITS) as plain, Sandbox(LIMITS, visible_paths=(str(shared),)) as seeing:
+        if not plain.warm or "tmp-private" not in plain.isolation_level:
+            pytest.skip(f"isolation {plain.isolation_level}: no warm jail hiding /tmp")
+        works = plain.scratch_dir(), seeing.scratch_dir()
+        probe = f"cat {shared}/answer 2>/dev/null || echo hidden"
+        for _ in range(6):
+            assert plain.run(probe, cwd=works[0]).stdout == "hidden\n"
+            assert seeing.run(probe, cwd=works[1]).stdout == "42\n"
+        assert plain.warm_starts == seeing.warm_starts == 6

@@ -40,8 +40,14 @@ _FLAGS = {
 }
 
 
+# Set by the warm zygote's init: tells the host that the jail, not the program, failed.
+fail_hook = None
+
+
 def _fail(message):  # type: ignore[no-untyped-def]
     os.write(2, f"sandbox jail: {message}\n".encode())
+    if fail_hook is not None:
+        fail_hook(message)
     os._exit(125)
 
 
@@ -129,14 +135,11 @@ def _mount_setattr(path, recursive, attr):  # type: ignore[no-untyped-def]
     )
 
 
-def _readonly_tree(work):  # type: ignore[no-untyped-def]
-    """Every mount read-only but WORK's own, in two mount_setattr(2) calls (Linux >= 5.12;
-    False where it is missing): the per-mount remounts cost ~100 system calls."""
-    if _mount_setattr("/", True, _MountAttr(attr_set=MOUNT_ATTR_RDONLY)) != 0:
-        return False
-    if _mount_setattr(work, False, _MountAttr(attr_clr=MOUNT_ATTR_RDONLY)) != 0:
-        _fail(f"cannot make {work} writable: errno {ctypes.get_errno()}")
-    return True
+def _readonly_tree():  # type: ignore[no-untyped-def]
+    """Every mount read-only in one mount_setattr(2) call (Linux >= 5.12; False where it is
+    missing): the per-mount remounts cost ~100 system calls. :func:`attach` makes WORK's
+    own mount writable again."""
+    return _mount_setattr("/", True, _MountAttr(attr_set=MOUNT_ATTR_RDONLY)) == 0
 
 
 def _readonly_each(mount, work):  # type: ignore[no-untyped-def]
@@ -167,37 +170,125 @@ def libc_mount():  # type: ignore[no-untyped-def]
     return mount
 
 
-def build(mount, work, hidden, keep, secrets, program):  # type: ignore[no-untyped-def]
-    """Every mount of the jail (see the module docstring), then ``chdir(work)``.
+def prepare(mount, hidden, keep, secrets, program):  # type: ignore[no-untyped-def]
+    """Every mount of the jail that does not depend on the working directory.
 
-    ``program`` is the resolved path of the command the jail runs (or ``None``): its
-    installation stays visible. Shared by this script and the warm ``_zygote.py``, so both
-    give a call the same file system.
+    Covers ``hidden`` (re-exposing ``keep``, the Python installation and ``program``'s), masks
+    ``secrets``, makes the tree read-only and mounts the private ``/dev/shm``. Returns what
+    :func:`attach` needs: an ``O_PATH`` descriptor of each covered directory, opened before
+    its cover (the working directory is bound from there), whether the tree is read-only
+    already, and what :func:`intact` checks. ``program`` is the resolved path of the command
+    the jail runs (or ``None``): its installation stays visible. The warm zygote prepares a
+    jail ahead of its call; this script prepares and attaches at once: both build the same
+    mounts in the same order.
     """
-    if mount(work.encode(), work.encode(), None, MS_BIND | MS_REC, None) != 0:
-        _fail(f"cannot bind {work}: errno {ctypes.get_errno()}")
-    keep = [
-        *keep,
-        os.path.realpath(work),
-        os.path.realpath(sys.base_prefix),
-        os.path.realpath(sys.prefix),
-    ]
+    keep = [*keep, os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)]
     if program:
         # The installation the program belongs to, as named (a virtual environment) and as
         # resolved (the interpreter it links to).
         keep.append(os.path.dirname(os.path.dirname(os.path.abspath(program))))
         keep.append(os.path.dirname(os.path.dirname(os.path.realpath(program))))
-    _hide(mount, hidden, keep)
+    tops = {}
+    for top in hidden:
+        if os.path.isdir(top) and top not in keep and top != "/" and top not in tops:
+            tops[top] = os.open(top, os.O_PATH | os.O_DIRECTORY)
+    _hide(mount, [t for t in hidden if t in tops], keep)
     _mask(mount, secrets)
-    if not _readonly_tree(work):
+    readonly = _readonly_tree()
+    shm = "/dev/shm" in hidden and os.path.isdir("/dev/shm")
+    if readonly and shm:
+        _private_shm(mount)
+    return {
+        "tops": tops,
+        "readonly": readonly,
+        "shm": shm,
+        "secrets": secrets,
+        "seen": _state(list(tops), secrets),
+    }
+
+
+def _private_shm(mount):  # type: ignore[no-untyped-def]
+    # A private, small, writable /dev/shm (on top of the read-only cover): POSIX semaphores
+    # live there, so multiprocessing works; no other sandbox can see it.
+    shm_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    if mount(b"tmpfs", b"/dev/shm", b"tmpfs", shm_flags, b"size=64m,mode=1777") != 0:
+        _fail(f"cannot mount a private /dev/shm: errno {ctypes.get_errno()}")
+
+
+def _state(tops, secrets):  # type: ignore[no-untyped-def]
+    """What each cover and mask is now (device, inode, type; None where the path is gone)."""
+    seen: list[object] = []
+    for path in [*tops, *secrets]:
+        try:
+            info = os.lstat(path)
+            seen.append((info.st_dev, info.st_ino, info.st_mode, info.st_rdev))
+        except OSError:
+            seen.append(None)
+    return seen
+
+
+def intact(jail):  # type: ignore[no-untyped-def]
+    """Whether every cover and mask of a jail prepared earlier still stands as it was built.
+
+    A host file that was replaced meanwhile (unlink and link, rename) takes its mask with it,
+    and a secret that appeared is not masked yet: the caller then builds a fresh jail."""
+    return _state(list(jail["tops"]), jail["secrets"]) == jail["seen"]
+
+
+def _make_target(work, owner, readonly):  # type: ignore[no-untyped-def]
+    try:
+        os.makedirs(work, exist_ok=True)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EROFS or owner is None or not readonly:
+            _fail(f"cannot make the mount point {work}: {exc}")
+    # The cover is read-only already: writable for the one mkdir, then read-only again.
+    if _mount_setattr(owner, False, _MountAttr(attr_clr=MOUNT_ATTR_RDONLY)) != 0:
+        _fail(f"cannot make {owner} writable: errno {ctypes.get_errno()}")
+    try:
+        os.makedirs(work, exist_ok=True)
+    except OSError as exc:
+        _fail(f"cannot make the mount point {work}: {exc}")
+    finally:
+        if _mount_setattr(owner, False, _MountAttr(attr_set=MOUNT_ATTR_RDONLY)) != 0:
+            _fail(f"cannot make {owner} read-only again: errno {ctypes.get_errno()}")
+
+
+def attach(mount, jail, work):  # type: ignore[no-untyped-def]
+    """The call's own part of the jail: WORK, the only writable directory, then ``chdir``.
+
+    WORK is bound from the real directory (through its covered parent's descriptor when a
+    cover hides it), so it is the same directory the host made, whatever the cover shows."""
+    owner = None
+    for top in jail["tops"]:
+        if (work == top or work.startswith(top + "/")) and (owner is None or len(top) > len(owner)):
+            owner = top
+    source = work
+    if owner is not None:
+        source = f"/proc/self/fd/{jail['tops'][owner]}"
+        if work != owner:
+            source += work[len(owner) :]
+    if not os.path.isdir(work):
+        _make_target(work, owner, jail["readonly"])
+    if mount(source.encode(), work.encode(), None, MS_BIND | MS_REC, None) != 0:
+        _fail(f"cannot bind {work}: errno {ctypes.get_errno()}")
+    for fd in jail["tops"].values():
+        os.close(fd)
+    if jail["readonly"]:
+        if _mount_setattr(work, False, _MountAttr(attr_clr=MOUNT_ATTR_RDONLY)) != 0:
+            _fail(f"cannot make {work} writable: errno {ctypes.get_errno()}")
+    else:
         _readonly_each(mount, work)
-    if "/dev/shm" in hidden and os.path.isdir("/dev/shm"):
-        # A private, small, writable /dev/shm (on top of the read-only cover): POSIX
-        # semaphores live there, so multiprocessing works; no other sandbox can see it.
-        shm_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
-        if mount(b"tmpfs", b"/dev/shm", b"tmpfs", shm_flags, b"size=64m,mode=1777") != 0:
-            _fail(f"cannot mount a private /dev/shm: errno {ctypes.get_errno()}")
+        if jail["shm"]:
+            _private_shm(mount)
+    # A secret inside WORK (bound from the real directory, unmasked) is masked again.
+    _mask(mount, [p for p in jail["secrets"] if p.startswith(work + "/")])
     os.chdir(work)
+
+
+def build(mount, work, hidden, keep, secrets, program):  # type: ignore[no-untyped-def]
+    """Every mount of the jail (see the module docstring), then ``chdir(work)``."""
+    attach(mount, prepare(mount, hidden, keep, secrets, program), work)
 
 
 def restore_signals():  # type: ignore[no-untyped-def]

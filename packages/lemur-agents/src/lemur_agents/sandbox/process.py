@@ -150,6 +150,10 @@ class _WarmChild:
     def wait(self) -> tuple[int, float]:
         return self._call.wait()
 
+    @property
+    def jail_error(self) -> str | None:
+        return self._call.jail_error
+
     def release(self) -> None:
         reported = self._call.reported()
         self._call.close()
@@ -449,11 +453,11 @@ class Sandbox:
         in the :class:`ExecResult`. ``timeout`` overrides ``limits.wall_seconds``.
         """
         wall = float(timeout) if timeout is not None else self.limits.wall_seconds
-        result = self._run_once(command, cwd, stdin, wall, env, warm=self.warm)
-        if self.warm and result.exit_code == 125 and result.stderr.startswith("sandbox jail:"):
-            # The call failed while building its jail, before the program ran (seen once in
-            # ~1,000 warm calls under load): run it again on the cold path.
-            result = self._run_once(command, cwd, stdin, wall, env, warm=False)
+        result, jail_failed = self._run_once(command, cwd, stdin, wall, env, warm=self.warm)
+        if jail_failed:
+            # The zygote could not build this call's jail (it says so on the call's socket,
+            # not only on stderr), so the program never ran: run it on the cold path instead.
+            result, _ = self._run_once(command, cwd, stdin, wall, env, warm=False)
         return result
 
     def _run_once(
@@ -465,7 +469,8 @@ class Sandbox:
         env: Mapping[str, str] | None,
         *,
         warm: bool,
-    ) -> ExecResult:
+    ) -> tuple[ExecResult, bool]:
+        """One call and whether it was a warm call whose jail failed before the program ran."""
         started = time.monotonic()
         with tempfile.TemporaryFile() as stdin_file:
             # A file, not a pipe: a child that never reads stdin cannot block the writer.
@@ -485,6 +490,7 @@ class Sandbox:
             err = b"".join(capture.chunks.get(child.stderr_fd, []))
         finally:
             child.release()
+        jail_failed = isinstance(child, _WarmChild) and child.jail_error is not None
         if self._plan.namespaces and 128 < exit_code <= 128 + 64:
             exit_code = 128 - exit_code  # the jail's init reports a signal as 128+N
         killed_reason: str | None = None
@@ -508,7 +514,7 @@ class Sandbox:
             killed_reason=killed_reason,
             duration_s=time.monotonic() - started,
             isolation=self.isolation_level,
-        )
+        ), jail_failed
 
     def _collect(self, child: _Child, deadline: float) -> tuple[_Capture, bool, bool]:
         """Read stdout/stderr until both close, the deadline passes or the cap is exceeded."""

@@ -50,6 +50,8 @@ class WarmCall:
         self.init_pid: int | None = None
         self.cgroup: str | None = None
         self.error: str | None = None
+        # Set when the call's jail could not be built: the program never ran.
+        self.jail_error: str | None = None
         self._report: tuple[int, float] | None = None
         self._eof = False
 
@@ -68,6 +70,8 @@ class WarmCall:
                     self.cgroup = message.get("cgroup")
                 if "code" in message:
                     self._report = (int(message["code"]), float(message["cpu"]))
+                if "jail_error" in message:
+                    self.jail_error = str(message["jail_error"])
                 if "error" in message:
                     self.error = str(message["error"])
                     self._eof = True
