@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 from collections.abc import Container, Iterator
 from pathlib import Path
 
@@ -19,8 +20,10 @@ from lemur_core.atomic import atomic_open, atomic_write_text
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from lemur_data.corpus.config import TokenizerConfig
+from lemur_data.corpus.exact_bpe import ExactBPE, exact_bpe
 
 _ENCODE_BATCH = 256
+_log = logging.getLogger(__name__)
 
 
 class TokenizerError(ValueError):
@@ -151,17 +154,75 @@ def _file_digest(path: Path) -> str:
 # that the allocator does not hand back, so reloading per task made RSS grow with the task count.
 # Keyed by content hash too, so a tokenizer rewritten at the same path is never served stale.
 _TOKENIZERS: dict[tuple[str, str], Tokenizer] = {}
+_EXACT: dict[tuple[str, str], ExactBPE | None] = {}
+_CHECK_CHARS = 1 << 16
+"""Text (characters) of a process's first batch also encoded by HF to check the fast path."""
 
 
 def cached_tokenizer(tokenizer_json: Path) -> Tokenizer:
     """The tokenizer in ``tokenizer_json``, loaded once per process and content."""
+    return _cached(tokenizer_json)[0]
+
+
+def _cached(tokenizer_json: Path) -> tuple[Tokenizer, tuple[str, str]]:
     key = (str(tokenizer_json.resolve()), _file_digest(tokenizer_json))
     tokenizer = _TOKENIZERS.get(key)
     if tokenizer is None:
         tokenizer = Tokenizer.from_file(str(tokenizer_json))
         _TOKENIZERS.clear()  # a build uses one tokenizer; never keep an outdated one alive
+        _EXACT.clear()
         _TOKENIZERS[key] = tokenizer
-    return tokenizer
+    return tokenizer, key
+
+
+def _hf_encode(tokenizer: Tokenizer, texts: list[str]) -> list[np.ndarray]:
+    # encode_batch_fast (tokenizers >= 0.21) skips the offsets nobody here reads: same ids.
+    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+    return [np.asarray(e.ids, np.uint32) for e in encode(texts, add_special_tokens=False)]
+
+
+def _exact_encoder(tokenizer: Tokenizer, key: tuple[str, str], texts: list[str]) -> ExactBPE | None:
+    """The process's fast exact encoder for ``tokenizer`` (or ``None``), checked once against HF
+    on the start of ``texts``, the first batch it is asked to encode."""
+    if key in _EXACT:
+        return _EXACT[key]
+    fast, why = exact_bpe(tokenizer)
+    if fast is not None:
+        sample, size = [], 0
+        for text in texts:
+            if size and size + len(text) > _CHECK_CHARS:
+                break
+            sample.append(text)
+            size += len(text)
+        for text, expected in zip(sample, _hf_encode(tokenizer, sample), strict=True):
+            got = fast.encode(text)
+            if got is not None and not np.array_equal(got, expected):
+                why, fast = "it disagreed with the tokenizer on this corpus's first documents", None
+                _log.warning("tokenize: not using tiktoken, %s", why)
+                break
+    if fast is None:
+        _log.info("tokenize: Hugging Face tokenizers only (%s)", why)
+    _EXACT[key] = fast
+    return fast
+
+
+def encode_texts(tokenizer_json: Path, texts: list[str]) -> list[np.ndarray]:
+    """Token ids (uint32, no special tokens added) of each text, exactly as the HF tokenizer in
+    ``tokenizer_json`` gives them: by tiktoken where that is exact (see
+    :mod:`lemur_data.corpus.exact_bpe`), by HF for the rest."""
+    return _encode(*_cached(tokenizer_json), texts)
+
+
+def _encode(tokenizer: Tokenizer, key: tuple[str, str], texts: list[str]) -> list[np.ndarray]:
+    fast = _exact_encoder(tokenizer, key, texts)
+    if fast is None:
+        return _hf_encode(tokenizer, texts)
+    out: list[np.ndarray | None] = [fast.encode(text) for text in texts]
+    rest = [i for i, ids in enumerate(out) if ids is None]
+    if rest:
+        for i, ids in zip(rest, _hf_encode(tokenizer, [texts[i] for i in rest]), strict=True):
+            out[i] = ids
+    return [ids if ids is not None else np.zeros(0, np.uint32) for ids in out]
 
 
 def _npy_header(count: int) -> bytes:
@@ -219,7 +280,7 @@ class TokenizeStep(PipelineStep):
 
     def run(self, data: object = None, rank: int = 0, world_size: int = 1) -> None:  # type: ignore[override]
         """Tokenize and write this task's token file and document index."""
-        tokenizer = cached_tokenizer(Path(self.tokenizer_dir) / "tokenizer.json")
+        tokenizer, key = _cached(Path(self.tokenizer_dir) / "tokenizer.json")
         source_index = {name: i for i, name in enumerate(self.source_names)}
         removed = json.loads(Path(self.removed_path).read_text(encoding="utf-8"))["removed"]
         drop = set(removed.get(str(rank), {}))
@@ -238,12 +299,9 @@ class TokenizeStep(PipelineStep):
             tokens_out.write(b"\0" * reserved)
             index_out.write("[")  # json.dumps(list) byte for byte: "[" + ", ".join(items) + "]"
             for batch in _batches(rows, _ENCODE_BATCH):
-                encodings = tokenizer.encode_batch(
-                    [r["text"] for r in batch], add_special_tokens=False
-                )
+                encodings = _encode(tokenizer, key, [r["text"] for r in batch])
                 entries = []
-                for row, enc in zip(batch, encodings, strict=True):
-                    ids = np.asarray(enc.ids, dtype=np.uint32)
+                for row, ids in zip(batch, encodings, strict=True):
                     tokens_out.write(ids.astype("<u4", copy=False).tobytes())
                     entries.append(
                         json.dumps([row["id"], source_index[row["source"]], start, len(ids)])
