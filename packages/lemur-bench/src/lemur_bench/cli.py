@@ -1,20 +1,23 @@
-"""Command line of lemur-bench: ``list``, ``fixtures``, ``run``, ``check``, ``report``, ``view``,
-``estimate``, ``import mint``, ``rescore``."""
+"""Command line of lemur-bench: ``list``, ``fixtures``, ``run``, ``show-config``, ``check``,
+``report``, ``view``, ``estimate``, ``import mint``, ``rescore``."""
 
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from lemur_core.cli_app import lemur_typer
+from lemur_core.cli_app import SetOption, lemur_typer
 from lemur_core.cli_errors import InputError
 from rich.console import Console
 from rich.table import Table
 
 from lemur_bench import __version__
+
+if TYPE_CHECKING:
+    from lemur_bench.runner import RunConfig
 
 # lemur_typer: expected errors are one line with their class's exit code (docs/errors.md).
 app = lemur_typer(help="lemur-bench: the paper's benchmark suite", version=__version__)
@@ -63,31 +66,34 @@ def fixtures(out: Annotated[Path, typer.Argument(help="directory to write")]) ->
     console.print(f"fixtures in {path}; model spec: scripted:{path / SCRIPT_NAME}")
 
 
+# The options that decide a run's identity (RunConfig), shared by `run` and `show-config`.
+SuiteOption = Annotated[
+    str,
+    typer.Option(help="text, code, tools, self-debug, nl-feedback, explore, all, or task names"),
+]
+ModelOption = Annotated[str, typer.Option(help="openai:URL#MODEL, hf:PATH or scripted:FILE")]
+TasksDirOption = Annotated[
+    Path | None,
+    typer.Option(exists=True, file_okay=False, help="local data/fixtures directory"),
+]
+LimitOption = Annotated[int | None, typer.Option(min=1, help="first N tasks of each benchmark")]
+MaxNewTokensOption = Annotated[int, typer.Option(min=1, help="reply length limit")]
+ScoringModeOption = Annotated[
+    str,
+    typer.Option(help="mint: MINT's own parser and checks (the paper's numbers); corrected: fixed"),
+]
+
+
 @app.command()
 def run(
-    suite: Annotated[
-        str,
-        typer.Option(
-            help="text, code, tools, self-debug, nl-feedback, explore, all, or task names"
-        ),
-    ],
-    model: Annotated[str, typer.Option(help="openai:URL#MODEL, hf:PATH or scripted:FILE")],
+    suite: SuiteOption,
+    model: ModelOption,
     out: Annotated[Path, typer.Option(help="run directory (resumes when it exists)")],
-    tasks_dir: Annotated[
-        Path | None,
-        typer.Option(exists=True, file_okay=False, help="local data/fixtures directory"),
-    ] = None,
-    limit_per_task: Annotated[
-        int | None, typer.Option(min=1, help="first N tasks of each benchmark")
-    ] = None,
+    tasks_dir: TasksDirOption = None,
+    limit_per_task: LimitOption = None,
     concurrency: Annotated[int, typer.Option(min=1, help="live episodes per model round")] = 16,
-    max_new_tokens: Annotated[int, typer.Option(min=1, help="reply length limit")] = 512,
-    scoring_mode: Annotated[
-        str,
-        typer.Option(
-            help="mint: MINT's own parser and checks (the paper's numbers); corrected: fixed"
-        ),
-    ] = "mint",
+    max_new_tokens: MaxNewTokensOption = 512,
+    scoring_mode: ScoringModeOption = "mint",
     exact_mint: Annotated[
         bool,
         typer.Option(
@@ -132,6 +138,7 @@ def run(
         bool,
         typer.Option(help="check the model server with one tiny request before the first episode"),
     ] = True,
+    overrides: SetOption = None,
 ) -> None:
     """Run a suite and write the eval_run artifact (episodes.jsonl, summary.json, manifest).
 
@@ -161,7 +168,22 @@ def run(
             )
         sites[placeholder] = url
     # Everything the command line names is checked before any directory is touched.
-    suite_tasks(suite)
+    cfg = _run_config(
+        overrides,
+        suite=suite,
+        model=model,
+        tasks_dir=str(tasks_dir) if tasks_dir else None,
+        limit_per_task=limit_per_task,
+        max_new_tokens=max_new_tokens,
+        scoring_mode=scoring_mode,
+        exact_mint=exact_mint,
+        feedback_model=feedback_model,
+        action_representation=action_representation,
+        site_urls=sites,
+        auth_dir=str(auth_dir) if auth_dir else None,
+        judge_model=judge_model,
+    )
+    suite_tasks(cfg.suite)
     specs = [check_model_spec(model, "--model")]
     if feedback_model is not None:
         specs.append(check_model_spec(feedback_model, "--feedback-model"))
@@ -175,20 +197,20 @@ def run(
     incomplete: RunIncompleteError | None = None
     try:
         summary = run_suite(
-            suite,
+            cfg.suite,
             model,
             out,
-            tasks_dir=tasks_dir,
-            limit_per_task=limit_per_task,
+            tasks_dir=Path(cfg.tasks_dir) if cfg.tasks_dir else None,
+            limit_per_task=cfg.limit_per_task,
             concurrency=concurrency,
-            max_new_tokens=max_new_tokens,
-            scoring_mode=scoring_mode,  # type: ignore[arg-type]
-            exact_mint=exact_mint,
+            max_new_tokens=cfg.max_new_tokens,
+            scoring_mode=cfg.scoring_mode,
+            exact_mint=cfg.exact_mint,
             feedback_model=feedback_model,
-            action_representation=action_representation,  # type: ignore[arg-type]
+            action_representation=cfg.action_representation,
             label=label,
-            site_urls=sites,
-            auth_dir=auth_dir,
+            site_urls=dict(cfg.site_urls),
+            auth_dir=Path(cfg.auth_dir) if cfg.auth_dir else None,
             judge_model=judge_model,
             max_consecutive_model_errors=max_model_errors or None,
             force=force,
@@ -208,6 +230,64 @@ def run(
         console.print(f"[yellow]skipped[/] {name}: {why}")
     if incomplete is not None:
         raise incomplete
+
+
+# Models are named by their options (--model, --feedback-model, --judge-model): the config keeps
+# only their identity, so a --set there could not say how to reach the model.
+_MODEL_FIELDS = ("model", "feedback_model", "judge_model")
+
+
+def _run_config(overrides: list[str] | None, **fields: object) -> RunConfig:
+    """The run's identity from the command line's options, then its ``--set`` overrides
+    (lemur_core.config's dialect); a bad one is a one-line ConfigError (exit 2)."""
+    from lemur_core.config import ConfigError
+
+    from lemur_bench.runner import RunConfig
+
+    for item in overrides or ():
+        key = item.partition("=")[0].strip()
+        if key.split(".")[0] in _MODEL_FIELDS:
+            flag = "--" + key.split(".")[0].replace("_", "-")
+            raise ConfigError(f"--set {key}: name the model with {flag} SPEC instead")
+    cfg = RunConfig.model_validate(fields).with_overrides(overrides or ())
+    for name in ("tasks_dir", "auth_dir"):
+        value = getattr(cfg, name)
+        if value is not None and not Path(value).is_dir():
+            raise InputError(
+                f"{name} {value} is not a directory", "--set", "give an existing directory"
+            )
+    return cfg
+
+
+@app.command("show-config")
+def show_config(
+    suite: SuiteOption,
+    model: ModelOption,
+    tasks_dir: TasksDirOption = None,
+    limit_per_task: LimitOption = None,
+    max_new_tokens: MaxNewTokensOption = 512,
+    scoring_mode: ScoringModeOption = "mint",
+    overrides: SetOption = None,
+) -> None:
+    """Print the run config (the run's identity) these options resolve to, as YAML.
+
+    It is what `run` pins in OUT/run_config.json: two runs with the same config into one
+    directory are the same run. Transport (concurrency, timeouts, the server's address) is not
+    part of it.
+    """
+    from lemur_bench.registry import suite_tasks
+
+    cfg = _run_config(
+        overrides,
+        suite=suite,
+        model=model,
+        tasks_dir=str(tasks_dir) if tasks_dir else None,
+        limit_per_task=limit_per_task,
+        max_new_tokens=max_new_tokens,
+        scoring_mode=scoring_mode,
+    )
+    suite_tasks(cfg.suite)
+    typer.echo(cfg.to_yaml(), nl=False)
 
 
 @app.command()

@@ -30,7 +30,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import gymnasium
 from lemur_agents.loop import EpisodeSpec, LoopConfig, run_episodes
@@ -51,10 +51,11 @@ from lemur_core import (
     read_manifest,
     write_manifest,
 )
+from lemur_core.config import StageConfig
 from lemur_core.dirlock import DirLock, lock_path_for
 from lemur_core.manifest import check_matches
 from lemur_core.stage import StageError
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from lemur_bench import __version__
 from lemur_bench.cache import CachedChatModel
@@ -87,13 +88,15 @@ class RunIncompleteError(StageError):
         self.summary = summary
 
 
-class RunConfig(BaseModel):
+class RunConfig(StageConfig):
     """Everything that decides a run's results: the run's identity. Transport (concurrency,
     timeouts, retries, the server's address) does not, so it is not here: ``model`` and
     ``feedback_model`` hold the model's identity (``openai:MODEL``, ``hf:PATH``, ...), also
     when given a full spec string, so configs pinned by older versions compare the same way."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    # A StageConfig for the one config dialect: `lemur-bench run --set KEY=VALUE`, show-config.
+    config_label: ClassVar[str] = "run config"
 
     suite: str
     model: str
