@@ -189,9 +189,9 @@ class FinalizeStep(PipelineStep):
         plan = StreamPlan.load(work / "plan")
         seq_len, per_shard = cfg["pack"]["seq_len"], cfg["pack"]["rows_per_shard"]
         rows = num_rows(plan.total_tokens, seq_len)
-        from tokenizers import Tokenizer
+        from lemur_data.corpus.tokenize import cached_tokenizer
 
-        tok = Tokenizer.from_file(str(out / "tokenizer" / "tokenizer.json"))
+        tok = cached_tokenizer(out / "tokenizer" / "tokenizer.json")
         eos_id, pad_id = special_ids_of_dir(out / "tokenizer")
         shards, per_source_tokens, padding = [], np.zeros(len(sources), dtype=np.int64), 0
         for index in range(-(-rows // per_shard)):

@@ -102,10 +102,12 @@ def pack_rows(
 
 def special_ids_of_dir(tokenizer_dir: Path) -> tuple[int, int]:
     """(eos id, pad id) of a tokenizer directory written by this package."""
-    from tokenizers import Tokenizer
+    # Loaded once per process: parsing a 49k-token tokenizer.json takes ~0.5 s, and a pack
+    # stage runs one task per shard group.
+    from lemur_data.corpus.tokenize import cached_tokenizer
 
     config = json.loads((tokenizer_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
-    tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+    tokenizer = cached_tokenizer(tokenizer_dir / "tokenizer.json")
     eos, pad = (
         tokenizer.token_to_id(config["eos_token"]),
         tokenizer.token_to_id(config["pad_token"]),
