@@ -7,7 +7,9 @@ import importlib.util
 import os
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
+from gymnasium.utils.env_checker import check_env
 from lemur_agents.envs.robotics.robocodegen import (
     UPSTREAM_PROBLEM_COUNT,
     RoboCodeGenNotebookError,
@@ -132,6 +134,18 @@ def test_seeded_inputs_repeat_and_official_ones_do_not(fixture_notebook: Path) -
     assert official[0].feedback != official[1].feedback
 
 
+def test_error_feedback_shows_the_answer_frames_only_and_repeats(fixture_notebook: Path) -> None:
+    suite = load_notebook(fixture_notebook)
+    top = suite.problems[0]
+    crash = "def _half(p):\n    return 1 / 0\ndef get_top_most_idx(p):\n    return _half(p)"
+    first = check_solution(suite, top, crash).feedback
+    assert first == check_solution(suite, top, crash).feedback
+    assert 'File "<solution>", line 2, in _half' in first and "ZeroDivisionError" in first
+    assert "harness" not in first and "lemur-robocodegen-" not in first
+    syntax = check_solution(suite, top, "def get_top_most_idx(p):\n    return (").feedback
+    assert syntax.startswith("Error:\n") and "SyntaxError" in syntax and "harness" not in syntax
+
+
 def test_a_file_that_is_not_the_notebook_is_refused_by_name(tmp_path: Path) -> None:
     (tmp_path / "x.ipynb").write_text("not json")
     with pytest.raises(RoboCodeGenNotebookError, match="not a Jupyter notebook"):
@@ -155,12 +169,20 @@ def test_published_notebook_has_37_problems_and_every_reference_passes() -> None
     assert _NOTEBOOK is not None
     suite = load_notebook(_NOTEBOOK)
     assert len(suite.problems) == UPSTREAM_PROBLEM_COUNT
+    assert [p.group for p in suite.problems].count("problems_np") == 16
     failures = {
         p.f_name: verdict.feedback
         for p in suite.problems
         if not (verdict := check_solution(suite, p, p.reference)).passed
     }
     assert not failures
+    # The same check refuses an answer that returns nothing, on every problem.
+    accepted = [
+        p.f_name
+        for p in suite.problems
+        if check_solution(suite, p, f"def {p.f_name}(*args, **kwargs):\n    return None").passed
+    ]
+    assert not accepted
 
 
 def test_env_plays_a_problem_to_reward_one_on_the_second_turn(fixture_notebook: Path) -> None:
@@ -180,3 +202,16 @@ def test_env_plays_a_problem_to_reward_one_on_the_second_turn(fixture_notebook: 
         assert (reward, done) == (1.0, True) and obs == "All 4 tests passed."
     finally:
         env.close()
+
+
+def test_registered_env_passes_gymnasium_check_env(fixture_notebook: Path) -> None:
+    environment = gym.make("lemur/RoboCodeGen-v0", config={"notebook_path": fixture_notebook})
+    try:
+        check_env(environment.unwrapped)
+    finally:
+        environment.close()
+
+
+def test_make_without_a_notebook_names_the_file_to_download() -> None:
+    with pytest.raises(ValueError, match=r"notebook_path.*Experiment_ Robot Code-Gen Benchmark"):
+        gym.make("lemur/RoboCodeGen-v0")

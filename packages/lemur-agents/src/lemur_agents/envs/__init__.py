@@ -4,17 +4,21 @@ Importing this package registers every env by a lazy entry-point string, so it c
 import of any env module (nor of Playwright, sqlite databases or sandboxes) until
 ``gymnasium.make("lemur/<Name>-v0", ...)`` is called.
 
-========================  =================================================  =========
-id                        entry point                                        max turns
-========================  =================================================  =========
-lemur/PythonDebug-v0      lemur_agents.envs.python_debug:PythonDebugEnv      5
-lemur/SQL-v0              lemur_agents.envs.sql.env:SqlEnv                   10
-lemur/Bash-v0             lemur_agents.envs.bash.env:BashEnv                 10
-lemur/CTF-v0              lemur_agents.envs.ctf:CtfEnv                       10
-lemur/RoboticsAPI-v0      lemur_agents.envs.robotics.env:RoboticsApiEnv      5
-lemur/Household-v0        lemur_agents.envs.household.env:HouseholdEnv       50
-lemur/Web-v0              lemur_agents.envs.web.env:WebEnv                   30
-========================  =================================================  =========
+========================  ============================================================  =========
+id                        entry point                                                   max turns
+========================  ============================================================  =========
+lemur/PythonDebug-v0      lemur_agents.envs.python_debug:PythonDebugEnv                 5
+lemur/SQL-v0              lemur_agents.envs.sql.env:SqlEnv                              10
+lemur/Bash-v0             lemur_agents.envs.bash.env:BashEnv                            10
+lemur/CTF-v0              lemur_agents.envs.ctf:CtfEnv                                  10
+lemur/RoboticsAPI-v0      lemur_agents.envs.robotics.env:RoboticsApiEnv                 5
+lemur/RoboCodeGen-v0      lemur_agents.envs.robotics.robocodegen_env:RoboCodeGenEnv     5
+lemur/Household-v0        lemur_agents.envs.household.env:HouseholdEnv                  50
+lemur/Web-v0              lemur_agents.envs.web.env:WebEnv                              30
+========================  ============================================================  =========
+
+``lemur/RoboCodeGen-v0`` needs ``config={"notebook_path": ...}``: the Code-as-Policies notebook
+is Google's file and is not shipped.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ ENV_ENTRY_POINTS: dict[str, str] = {
     "lemur/Bash-v0": "lemur_agents.envs.bash.env:BashEnv",
     "lemur/CTF-v0": "lemur_agents.envs.ctf:CtfEnv",
     "lemur/RoboticsAPI-v0": "lemur_agents.envs.robotics.env:RoboticsApiEnv",
+    "lemur/RoboCodeGen-v0": "lemur_agents.envs.robotics.robocodegen_env:RoboCodeGenEnv",
     "lemur/Household-v0": "lemur_agents.envs.household.env:HouseholdEnv",
     "lemur/Web-v0": "lemur_agents.envs.web.env:WebEnv",
 }

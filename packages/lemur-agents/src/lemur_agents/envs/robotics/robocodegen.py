@@ -331,6 +331,15 @@ _problem = next(p for p in _cell["all_problems"] if p["f_name"] == _req["f_name"
 _inputs = _problem["test_input_args"]
 _equiv = _problem.get("test_equiv") or (lambda a, b: np.allclose(a, b))
 
+def _trace():
+    # The answer's own frames only: the harness's frames name a per-call scratch path, which
+    # would make the same answer's feedback differ from run to run.
+    _type, _exc, _tb = sys.exc_info()
+    _frames = [f for f in traceback.extract_tb(_tb) if f.filename != __file__][-2:]
+    _head = "Traceback (most recent call last):\n" if _frames else ""
+    return (_head + "".join(traceback.format_list(_frames))
+            + "".join(traceback.format_exception_only(_type, _exc)))
+
 def _done(passed, feedback=""):
     print(json.dumps({"passed": bool(passed), "total": len(_inputs), "feedback": feedback}))
     raise SystemExit(0)
@@ -345,19 +354,19 @@ try:
     exec(compile(_code, "<solution>", "exec"), _gvars)
     _f_gen = _gvars[_problem["f_name"]]
 except BaseException:
-    _done(False, "Error:\n" + traceback.format_exc(limit=-2))
+    _done(False, "Error:\n" + _trace())
 for _args in _inputs:
     try:
         _expected = _problem["f_sol"](*_args)
     except BaseException:
         _done(False, "The reference solution failed on this input (so no solution can pass "
-                     "it):\n" + traceback.format_exc(limit=-2))
+                     "it):\n" + _trace())
     try:
         _got = _f_gen(*_args)
         _ok = _equiv(_expected, _got)
     except BaseException:
         _done(False, f"{_problem['f_name']}(*{_args!r}) raised:\n"
-                     + traceback.format_exc(limit=-2))
+                     + _trace())
     if not _ok:
         _done(False, f"Test failed: {_problem['f_name']}(*{_args!r})\n"
                      f"expected: {_expected!r}\ngot: {_got!r}")

@@ -1,4 +1,5 @@
-"""RoboCodeGen's original problems as a multi-turn env (Lemur's Table 5 setting, 5 turns).
+"""``lemur/RoboCodeGen-v0``: RoboCodeGen's original problems as a multi-turn env (Lemur's
+Table 5 setting, 5 turns).
 
 Each task is one problem of the notebook :func:`~lemur_agents.envs.robotics.robocodegen.
 load_notebook` reads; an action is the function's code (fenced or bare), checked by
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lemur_agents.envs.base import EnvTask, TextTaskEnv
 from lemur_agents.envs.robotics.env import code_of
 from lemur_agents.envs.robotics.robocodegen import (
+    NOTEBOOK_NAME,
     InputMode,
     RoboCodeGenProblem,
     check_solution,
@@ -53,7 +55,13 @@ class RoboCodeGenEnv(TextTaskEnv[RoboCodeGenTask]):
 
     engine = "cpython+numpy+shapely (sandboxed subprocess)"
 
-    def __init__(self, config: RoboCodeGenConfig | Mapping[str, Any]) -> None:
+    def __init__(self, config: RoboCodeGenConfig | Mapping[str, Any] | None = None) -> None:
+        if config is None or (isinstance(config, Mapping) and "notebook_path" not in config):
+            # The notebook is not shipped (it is Google's file): say where to get it.
+            raise ValueError(
+                f"{type(self).__name__} needs config={{'notebook_path': PATH}}: download "
+                f"{NOTEBOOK_NAME!r} from google-research/google-research, code_as_policies/"
+            )
         cfg = config if isinstance(config, RoboCodeGenConfig) else RoboCodeGenConfig(**config)
         self.config = cfg
         self.suite = load_notebook(cfg.notebook_path)
