@@ -48,6 +48,8 @@ host closes FD the spares and the zygote exit. Standard library only.
 import _signal
 import contextlib
 import ctypes
+import errno
+import gc
 import json
 import os
 import resource
@@ -65,6 +67,7 @@ MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 _CAP_VERSION_3 = 0x20080522
 _MAX_REQUEST = 1 << 20
+SYS_CLOSE_RANGE = 436  # the same number on every architecture (new system calls are unified)
 _SPARES = 2  # spares waiting for a request: two calls may start at once
 # What a spare builds ahead of its call: the request without the program, its environment and
 # its working directory (the program's PATH stays: the jail keeps the program's installation).
@@ -131,23 +134,50 @@ def _drop_capabilities(last_cap):  # type: ignore[no-untyped-def]
         _fail(f"cannot set no_new_privs: errno {ctypes.get_errno()}", 127)
 
 
-def _program(request, last_cap):  # type: ignore[no-untyped-def]
-    """The program process: as the cold chain leaves it after ``setpriv``, then exec."""
-    _jail.restore_signals()
-    _jail.fail_hook = None  # the init reports; this process has only its stdio
-    os.closerange(3, 1 << 20)
+def _close_on_exec():  # type: ignore[no-untyped-def]
+    """Every descriptor but the stdio close-on-exec: the program gets the stdio only."""
+    if _libc.syscall(ctypes.c_long(SYS_CLOSE_RANGE), 3, ctypes.c_uint(0xFFFFFFFF), 4) == 0:
+        return
+    for name in os.listdir("/proc/self/fd"):  # no close_range(2): one by one
+        if int(name) > 2:
+            with contextlib.suppress(OSError):  # the listing's own descriptor, closed by now
+                os.set_inheritable(int(name), False)
+
+
+def _spawn(request):  # type: ignore[no-untyped-def]
+    """Start the program as the cold chain leaves it after ``setpriv`` (the capability drop
+    is this init's, done with the jail): default signals, the stdio only, ``execvpe``'s
+    search of the environment's PATH. ``posix_spawn`` copies nothing of this process.
+    Returns ``(pid, None)``, or ``(None, status)`` with ``setpriv``'s status when it cannot be
+    executed."""
     argv, env = request["argv"], request["env"]
+    _close_on_exec()
+    defaults = (_signal.SIGPIPE, _signal.SIGXFSZ)  # Python ignores both; exec keeps that
+    name = argv[0]
+    candidates = (
+        [name]
+        if os.path.dirname(name)
+        else [os.path.join(directory, name) for directory in os.get_exec_path(env)]
+    )
+    error = None
+    for path in candidates:
+        try:
+            return os.posix_spawn(path, argv, env, setsigdef=defaults), None
+        except OSError as exc:
+            # os.execvpe's rule: the first error that is not "no such file" is the one told
+            if error is None or (
+                error.errno in (errno.ENOENT, errno.ENOTDIR)
+                and exc.errno not in (errno.ENOENT, errno.ENOTDIR)
+            ):
+                error = exc
+    assert error is not None
     if request["nocaps"]:
-        _drop_capabilities(last_cap)
-    try:
-        os.execvpe(argv[0], argv, env)
-    except OSError as exc:
-        if request["nocaps"]:
-            # What setpriv(1), which execs the program in the cold chain, says and returns.
-            code = 127 if isinstance(exc, FileNotFoundError) else 126
-            os.write(2, f"setpriv: failed to execute {argv[0]}: {exc.strerror}\n".encode())
-            os._exit(code)
-        _fail(f"cannot execute {argv[0]}: {exc}")
+        # What setpriv(1), which execs the program in the cold chain, says and returns.
+        code = 127 if isinstance(error, FileNotFoundError) else 126
+        os.write(2, f"setpriv: failed to execute {name}: {error.strerror}\n".encode())
+        return None, code
+    os.write(2, f"sandbox jail: cannot execute {name}: {error}\n".encode())
+    return None, 125
 
 
 def _send(sock, message):  # type: ignore[no-untyped-def]
@@ -350,6 +380,11 @@ def _init(spare, mount, pid_r):  # type: ignore[no-untyped-def]
     hidden, keep = _jail.split(template["hide"]), _jail.split(template["keep"])
     secrets = [p for p in template["secrets"].split("\n") if p]
     jail = _jail.prepare(mount, hidden, keep, secrets, program)
+    if template["nocaps"]:
+        # The bounding and inheritable sets and no_new_privs, which the program inherits:
+        # this init keeps its own capabilities (so the program cannot trace it) and needs
+        # no new ones.
+        _drop_capabilities(spare.last_cap)
     if spare.call is None:
         if not jail["readonly"]:
             os._exit(3)  # no mount_setattr(2): the read-only pass must follow the call's bind
@@ -394,32 +429,18 @@ def _begin(spare, init_pid):  # type: ignore[no-untyped-def]
 def _serve(spare):  # type: ignore[no-untyped-def]
     """Run the program, end its namespace, report (see the module docstring)."""
     call = spare.call
-    try:
-        pid = os.fork()
-    except OSError as exc:
-        _jail._fail(f"cannot fork the program: {exc}")
-    if pid == 0:
-        _program(call.request, spare.last_cap)
     _jail.fail_hook = None
+    try:
+        pid, code = _spawn(call.request)
+    except OSError as exc:
+        _jail._fail(f"cannot start the program: {exc}")
     # The program holds the stdio now; without these copies EOF means the program's end.
     null = os.open(os.devnull, os.O_RDWR)
     for target in (0, 1, 2):
         os.dup2(null, target)
     os.close(null)
-    watched = select.poll()
-    pidfd = os.pidfd_open(pid)
-    watched.register(pidfd, select.POLLIN)
-    watched.register(call.reply.fileno(), select.POLLIN)
-    status = None
-    while status is None:
-        for fd, _event in watched.poll():
-            if fd == pidfd:
-                status = os.waitpid(pid, 0)[1]
-                break
-            # b"k" or EOF: the host ends the call.
-            with contextlib.suppress(OSError):
-                os.kill(-1, _signal.SIGKILL)
-            watched.unregister(fd)
+    if pid is not None:
+        code = _watch(pid, call.reply)
     # What the kernel does when a pid namespace's init exits, done before the report: every
     # other process of the namespace killed and reaped (its CPU time counted).
     while True:
@@ -431,11 +452,28 @@ def _serve(spare):  # type: ignore[no-untyped-def]
             break
         except InterruptedError:
             continue
-    code = os.waitstatus_to_exitcode(status)
     used = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = sum(u.ru_utime + u.ru_stime for u in used)
-    _send(call.reply, {"code": 128 - code if code < 0 else code, "cpu": cpu})
+    _send(call.reply, {"code": code, "cpu": cpu})
     os._exit(0)
+
+
+def _watch(pid, reply):  # type: ignore[no-untyped-def]
+    """Wait for the program (ending it early on ``b"k"`` or EOF from the host); its status
+    as the cold init exits with it: the code, or 128+N for a signal N."""
+    watched = select.poll()
+    pidfd = os.pidfd_open(pid)
+    watched.register(pidfd, select.POLLIN)
+    watched.register(reply.fileno(), select.POLLIN)
+    while True:
+        for fd, _event in watched.poll():
+            if fd == pidfd:
+                code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+                return 128 - code if code < 0 else code
+            # b"k" or EOF: the host ends the call.
+            with contextlib.suppress(OSError):
+                os.kill(-1, _signal.SIGKILL)
+            watched.unregister(fd)
 
 
 def _remove_cgroup(path):  # type: ignore[no-untyped-def]
@@ -623,6 +661,11 @@ def main():  # type: ignore[no-untyped-def]
     cgroup_root = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else None
     with open("/proc/sys/kernel/cap_last_cap") as handle:
         last_cap = int(handle.read())
+    # Every spare is a fork of this process: a collection in a child would write to every
+    # object's header and copy the pages it shares with the zygote. Nothing here makes cycles
+    # that matter (each child lives for one call).
+    gc.disable()
+    gc.freeze()
     _Zygote(ctrl, cgroup_root, last_cap).serve(_SPARES)
 
 
