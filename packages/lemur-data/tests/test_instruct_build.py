@@ -144,7 +144,7 @@ _HOLDER = (
 
 
 def test_fix_conversations_show_a_real_traceback_of_the_planted_bug() -> None:
-    from lemur_data.instruct.stdlib_gen import generate_stdlib
+    from lemur_data.instruct.converters.stdlib_gen import generate_stdlib
 
     examples = list(
         generate_stdlib(

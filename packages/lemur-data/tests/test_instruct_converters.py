@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections import Counter
 
 from lemur_core import InstructExample, Role
-from lemur_data.instruct.oasst import convert_oasst1
-from lemur_data.instruct.rows import Rejected
-from lemur_data.instruct.sharegpt import convert_sharegpt, split_by_token_budget
-from lemur_data.instruct.simple_sources import convert_evol_codealpaca, convert_openorca
+from lemur_data.instruct.converters import (
+    Rejected,
+    convert_evol_codealpaca,
+    convert_oasst1,
+    convert_openorca,
+    convert_sharegpt,
+)
+from lemur_data.instruct.steps import split_by_token_budget
 
 
 def _oasst(mid, parent, role, text, rank=None, tree="t1", lang="en", deleted=False):

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from lemur_core import Role
-from lemur_data.instruct.oasst import OASST_POLICIES, convert_oasst1, thread_stats
-from lemur_data.instruct.rows import Rejected
+from lemur_data.instruct.converters.oasst import OASST_POLICIES, convert_oasst1, thread_stats
+from lemur_data.instruct.converters.rows import Rejected
 
 
 def synthetic_trees(n_trees: int, seed: int = 0) -> list[dict[str, Any]]:

@@ -1,5 +1,8 @@
-"""Build the instruction-set artifact: convert -> English filter -> split -> exact dedup ->
-decontaminate -> semantic dedup -> mixture -> ``examples.jsonl`` + ``manifest.json``.
+"""Build the instruction-set artifact from the steps of :mod:`lemur_data.instruct.steps`.
+
+    per source:    read rows -> convert -> English filter -> split by token budget
+                   -> decontaminate -> exact dedup
+    all sources:   semantic dedup -> mixture -> write ``examples.jsonl`` + ``manifest.json``
 
 The lifecycle (lock, reuse, resume, publish) is :mod:`lemur_core.stage`'s. Each source's
 filtered rows are kept in the stage's scratch directory (``.<out>.work`` beside the output) with
@@ -9,11 +12,9 @@ removed once the artifact is published.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import platform
-import random
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,55 +31,23 @@ from lemur_core.atomic import atomic_open
 from lemur_core.stage import StageResult, StageStatus, claim
 
 from lemur_data import __version__
-from lemur_data.instruct.config import InstructConfig, SourceFormat, SourceSpec
+from lemur_data.instruct.config import InstructConfig, SourceSpec
 from lemur_data.instruct.decontam_refs import load_decontaminator
 from lemur_data.instruct.english import EnglishFilter
-from lemur_data.instruct.oasst import convert_oasst1
-from lemur_data.instruct.readers import iter_rows
-from lemur_data.instruct.rows import ConvertResult, Fixes, Rejected
-from lemur_data.instruct.sharegpt import convert_sharegpt, split_by_token_budget
-from lemur_data.instruct.simple_sources import convert_evol_codealpaca, convert_openorca
 from lemur_data.instruct.stats import TableOneAccumulator, format_table_one
-from lemur_data.instruct.stdlib_gen import generate_stdlib
+from lemur_data.instruct.steps import (
+    Mixture,
+    SemanticDedup,
+    SharedSteps,
+    SourceRun,
+    exact_key,
+    run_source,
+)
 from lemur_data.instruct.tokens import make_token_counter
 
 INSTRUCT_SCHEMA_VERSION = 1
 EXAMPLES_NAME = "examples.jsonl"
 log = logging.getLogger("lemur_data.instruct")
-
-
-def _convert(spec: SourceSpec, fixes: Fixes) -> Iterator[ConvertResult]:
-    if spec.format is SourceFormat.STDLIB:
-        assert spec.stdlib is not None
-        yield from generate_stdlib(spec.stdlib, spec.name)
-        return
-    rows = iter_rows(spec)
-    if spec.format is SourceFormat.OASST1:
-        yield from convert_oasst1(rows, spec.name, fixes, spec.oasst_languages, spec.oasst_policy)
-    elif spec.format is SourceFormat.OPENORCA:
-        yield from convert_openorca(rows, spec.name, fixes)
-    elif spec.format is SourceFormat.SHAREGPT:
-        yield from convert_sharegpt(rows, spec.name, fixes)
-    else:
-        yield from convert_evol_codealpaca(rows, spec.name, fixes)
-
-
-def exact_key(example: InstructExample) -> bytes:
-    """The exact-dedup key: sha256 over roles and whitespace-normalized contents (the source
-    and id are not part of it, so copies across sources collide)."""
-    digest = hashlib.sha256()
-    for msg in example.messages:
-        digest.update(
-            msg.role.value.encode() + b"\0" + " ".join(msg.content.split()).encode() + b"\1"
-        )
-    return digest.digest()
-
-
-def dedup_text(example: InstructExample, field: str) -> str:
-    """The text semantic dedup embeds: the user turns (``user``) or every turn (``all``)."""
-    return "\n".join(
-        m.content for m in example.messages if field == "all" or m.role.value == "user"
-    )
 
 
 class _Progress:
@@ -119,95 +88,6 @@ class _Progress:
             return lambda done: None
         task_id = self._p.add_task(description, total=total)
         return lambda done: self._p.update(task_id, completed=done)
-
-
-def _stage_source(
-    spec: SourceSpec,
-    config: InstructConfig,
-    seen: set[bytes],
-    english: EnglishFilter | None,
-    count_tokens: Callable[[str], int],
-    decontaminator: Any,
-    removed_log: list[dict[str, Any]],
-    hits_log: list[dict[str, Any]],
-    tick: Callable[[int], None],
-) -> tuple[list[InstructExample], dict[str, Any]]:
-    fixes: Fixes = Counter()
-    removed: Counter[str] = Counter()
-    languages: Counter[str] = Counter()
-    kept: list[InstructExample] = []
-    rows = 0
-
-    def drop(row_id: str, reason: str, detail: str = "") -> None:
-        removed[reason] += 1
-        if removed[reason] <= 3:
-            log.info("source %s: removed %s (%s) %s", spec.name, row_id, reason, detail)
-        removed_log.append({"id": row_id, "source": spec.name, "reason": reason, "detail": detail})
-
-    for item in _convert(spec, fixes):
-        rows += 1
-        if rows % 256 == 0:
-            tick(rows)
-        if isinstance(item, Rejected):
-            drop(item.row_id, item.reason, item.detail)
-            continue
-        if english is not None and spec.english_filter:
-            verdict = english.apply(item)
-            languages[verdict.language or "unjudged"] += 1
-            fixes["english_sentences_removed"] += verdict.sentences_removed
-            if verdict.example is None:
-                drop(item.id, verdict.reason or "non_english", verdict.language or "")
-                continue
-            item = verdict.example
-        parts = [item]
-        if spec.max_tokens_per_example is not None:
-            parts = split_by_token_budget(item, spec.max_tokens_per_example, count_tokens, fixes)
-            if not parts:
-                drop(item.id, "over_token_budget")
-        for part in parts:
-            key = exact_key(part)
-            if config.exact_dedup and key in seen:
-                drop(part.id, "exact_duplicate")
-                continue
-            if decontaminator is not None:
-                text = "\n".join(m.content for m in part.messages)
-                hits = decontaminator.hits(text)
-                if hits:
-                    for hit in hits[:5]:
-                        hits_log.append(
-                            {
-                                "id": part.id,
-                                "source": spec.name,
-                                "item_id": hit.item_id,
-                                "ngram": hit.ngram,
-                            }
-                        )
-                    drop(part.id, "decontaminated", hits[0].item_id)
-                    continue
-            seen.add(key)
-            kept.append(part)
-    tick(rows)
-    stats = {
-        "rows_read": rows,
-        "after_filters": len(kept),
-        "removed": dict(sorted(removed.items())),
-        "fixes": dict(sorted((k, v) for k, v in fixes.items() if v)),
-    }
-    if languages:
-        stats["langdetect"] = dict(languages.most_common())
-    return kept, stats
-
-
-def _select(n: int, take: int | float | None, seed: int, name: str) -> list[int]:
-    """Indices kept by the mixture rule, ascending (seeded sample without replacement)."""
-    if take is None:
-        return list(range(n))
-    k = min(n, take) if isinstance(take, int) else round(n * take)
-    if isinstance(take, int) and take > n:
-        log.warning(
-            "source %s: take=%d but only %d rows survive filtering; taking all", name, take, n
-        )
-    return sorted(random.Random(f"{seed}:{name}").sample(range(n), k))
 
 
 def _write_jsonl(path: Path, rows: Iterator[str]) -> None:
@@ -268,80 +148,70 @@ def build_instruct(
         return stage.publish(manifest)
 
 
+def _resumed(spec: SourceSpec, work: Path, config_hash: str) -> SourceRun | None:
+    """The source's finished run from the scratch directory of an interrupted build, if any."""
+    marker = work / f"{spec.name}.done.json"
+    if not marker.exists():
+        return None
+    done = json.loads(marker.read_text())
+    if done["config_sha256"] != config_hash:
+        return None
+    kept = [
+        InstructExample.model_validate_json(line)
+        for line in (work / f"{spec.name}.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    return SourceRun(kept, done["removed_log"], done["hits_log"], done["stats"])
+
+
+def _save(spec: SourceSpec, work: Path, config_hash: str, run: SourceRun) -> None:
+    """Keep a finished source's rows and marker in scratch (rows first: the marker commits)."""
+    _write_jsonl(work / f"{spec.name}.jsonl", (e.model_dump_json() for e in run.kept))
+    marker = {
+        "config_sha256": config_hash,
+        "stats": run.stats,
+        "removed_log": run.removed_log,
+        "hits_log": run.hits_log,
+    }
+    atomic_write_text(work / f"{spec.name}.done.json", json.dumps(marker))
+
+
 def _build(
     config: InstructConfig, cfg: dict[str, Any], work: Path, out: Path, progress: bool
 ) -> ArtifactManifest:
     config_hash = canonical_sha256(cfg)
-
     count_tokens, token_unit = make_token_counter(config.tokens)
     decontaminator, decontam_info = load_decontaminator(config.decontam)
     english = (
         EnglishFilter(seed=config.seed) if any(s.english_filter for s in config.sources) else None
     )
-    seen: set[bytes] = set()
+    shared = SharedSteps(config, set(), english, count_tokens, decontaminator)
     per_source: dict[str, list[InstructExample]] = {}
     source_stats: dict[str, dict[str, Any]] = {}
     removed_log: list[dict[str, Any]] = []
     hits_log: list[dict[str, Any]] = []
     with _Progress(progress) as bar:
         for spec in config.sources:
-            stage = work / f"{spec.name}.jsonl"
-            marker = work / f"{spec.name}.done.json"
-            if marker.exists() and json.loads(marker.read_text())["config_sha256"] == config_hash:
-                done = json.loads(marker.read_text())
-                kept = [
-                    InstructExample.model_validate_json(line)
-                    for line in stage.read_text(encoding="utf-8").splitlines()
-                ]
-                seen.update(exact_key(e) for e in kept)
-                removed_log.extend(done["removed_log"])
-                hits_log.extend(done["hits_log"])
-                stats = done["stats"]
-                log.info("source %s: resumed from staging (%d rows)", spec.name, len(kept))
+            run = _resumed(spec, work, config_hash)
+            if run is not None:
+                shared.seen.update(exact_key(e) for e in run.kept)
+                log.info("source %s: resumed from staging (%d rows)", spec.name, len(run.kept))
             else:
-                start_removed, start_hits = len(removed_log), len(hits_log)
-                tick = bar.task(
-                    f"source {spec.name}",
-                    spec.paper_count or (spec.stdlib.max_examples if spec.stdlib else None),
-                )
-                kept, stats = _stage_source(
-                    spec,
-                    config,
-                    seen,
-                    english,
-                    count_tokens,
-                    decontaminator,
-                    removed_log,
-                    hits_log,
-                    tick,
-                )
-                _write_jsonl(stage, (e.model_dump_json() for e in kept))
-                atomic_write_text(
-                    marker,
-                    json.dumps(
-                        {
-                            "config_sha256": config_hash,
-                            "stats": stats,
-                            "removed_log": removed_log[start_removed:],
-                            "hits_log": hits_log[start_hits:],
-                        }
-                    ),
-                )
-            per_source[spec.name] = kept
-            source_stats[spec.name] = stats
-
-        semantic_stats = _semantic_stage(config, per_source, source_stats, removed_log, bar)
-
+                expected = spec.paper_count or (spec.stdlib.max_examples if spec.stdlib else None)
+                run = run_source(spec, shared, bar.task(f"source {spec.name}", expected))
+                _save(spec, work, config_hash, run)
+            per_source[spec.name] = run.kept
+            source_stats[spec.name] = run.stats
+            removed_log.extend(run.removed_log)
+            hits_log.extend(run.hits_log)
+        semantic = SemanticDedup(
+            config.semantic_dedup, [s.name for s in config.sources if s.semantic_dedup]
+        )
+        semantic_stats = semantic(per_source, source_stats, removed_log, bar.task)
+    selected = Mixture(config.sources, config.seed)(per_source, source_stats)
     table = TableOneAccumulator(count_tokens)
-    selected: list[InstructExample] = []
-    for spec in config.sources:
-        rows = per_source[spec.name]
-        chosen = _select(len(rows), spec.take, config.seed, spec.name)
-        source_stats[spec.name]["selected"] = len(chosen)
-        for i in chosen:
-            selected.append(rows[i])
-            table.add(spec.label, rows[i])
-    _write_jsonl(out / EXAMPLES_NAME, (e.model_dump_json() for e in selected))
+    for spec, example in selected:
+        table.add(spec.label, example)
+    _write_jsonl(out / EXAMPLES_NAME, (e.model_dump_json() for _, e in selected))
     _write_jsonl(out / "removed.jsonl", (json.dumps(r, ensure_ascii=False) for r in removed_log))
     _write_jsonl(out / "decontam_hits.jsonl", (json.dumps(h, ensure_ascii=False) for h in hits_log))
     paper: dict[str, int] = {}
@@ -353,7 +223,7 @@ def _build(
     removed_total: Counter[str] = Counter()
     for st in source_stats.values():
         removed_total.update(st["removed"])
-    manifest = ArtifactManifest.create(
+    return ArtifactManifest.create(
         kind="instruct",
         schema_version=INSTRUCT_SCHEMA_VERSION,
         producer=Producer(package="lemur-data", version=__version__),
@@ -369,58 +239,3 @@ def _build(
             "python": platform.python_version(),
         },
     )
-    return manifest
-
-
-def _semantic_stage(
-    config: InstructConfig,
-    per_source: dict[str, list[InstructExample]],
-    source_stats: dict[str, dict[str, Any]],
-    removed_log: list[dict[str, Any]],
-    bar: _Progress,
-) -> dict[str, Any]:
-    names = [s.name for s in config.sources if s.semantic_dedup]
-    spec = config.semantic_dedup
-    if not names:
-        return {"enabled": False}
-    from lemur_data.instruct.embedders import make_embedder
-    from lemur_data.instruct.semantic_dedup import semantic_dedup
-
-    owners = [(name, i) for name in names for i in range(len(per_source[name]))]
-    texts = [dedup_text(per_source[name][i], spec.field) for name, i in owners]
-    embedder = make_embedder(spec.embedder)
-    tick = bar.task("semantic dedup search", len(texts))
-    result = semantic_dedup(texts, embedder, spec.threshold, spec.block_size, tick)
-    drop: dict[str, set[int]] = {name: set() for name in names}
-    for row, (kept_row, cosine) in sorted(result.duplicate_of.items()):
-        name, i = owners[row]
-        drop[name].add(i)
-        kept_name, kept_i = owners[kept_row]
-        removed_log.append(
-            {
-                "id": per_source[name][i].id,
-                "source": name,
-                "reason": "semantic_duplicate",
-                "detail": f"cos={cosine:.4f} with {per_source[kept_name][kept_i].id}",
-            }
-        )
-    for name in names:
-        before = len(per_source[name])
-        per_source[name] = [e for i, e in enumerate(per_source[name]) if i not in drop[name]]
-        removed = source_stats[name]["removed"]
-        if before - len(per_source[name]):
-            removed["semantic_duplicate"] = before - len(per_source[name])
-        source_stats[name]["after_semantic_dedup"] = len(per_source[name])
-    return {
-        "enabled": True,
-        "sources": names,
-        "threshold": spec.threshold,
-        "field": spec.field,
-        "embedder": embedder.describe(),
-        "rows": len(texts),
-        "removed": result.removed,
-        "block_size": spec.block_size,
-        "embed_seconds": round(result.embed_seconds, 3),
-        "search_seconds": round(result.search_seconds, 3),
-        **{k: round(v, 1) for k, v in result.throughput().items() if k != "rows"},
-    }

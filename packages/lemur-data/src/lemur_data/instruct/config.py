@@ -96,7 +96,8 @@ class SourceSpec(_Frozen):
     max_tokens_per_example: int | None = Field(default=None, ge=16)
     oasst_languages: tuple[str, ...] | None = None
     oasst_policy: Literal["best_path", "all_paths", "top_ranked_paths"] = Field(
-        default="best_path", description="how threads are cut from OASST1 trees (see oasst.py)"
+        default="best_path",
+        description="how threads are cut from OASST1 trees (see converters/oasst.py)",
     )
     paper_count: int | None = Field(default=None, ge=0, description="paper Table 1 count")
 

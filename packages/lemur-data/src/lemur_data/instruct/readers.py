@@ -1,5 +1,5 @@
 """Rows of a source: local JSONL / JSON / Parquet files (globs), or a Hugging Face dataset by
-name (streamed). Stdlib sources are generated, not read (:mod:`stdlib_gen`).
+name (streamed). Stdlib sources are generated, not read (:mod:`lemur_data.instruct.converters.stdlib_gen`).
 
 A JSONL line that is not valid JSON is yielded as a :class:`BadLine` (not a mapping), which
 every converter counts as ``malformed_row``: one broken line never stops a build.

@@ -26,7 +26,7 @@ from typing import Literal, get_args
 
 from lemur_core import Message, Role
 
-from lemur_data.instruct.rows import ConvertResult, Fixes, Rejected, Row, make_example
+from lemur_data.instruct.converters.rows import ConvertResult, Fixes, Rejected, Row, make_example
 
 _ROLES = {"prompter": Role.USER, "assistant": Role.ASSISTANT}
 
@@ -163,13 +163,13 @@ def thread_stats(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m lemur_data.instruct.oasst FILE... [--lang en]``: each policy's counts."""
+    """``python -m lemur_data.instruct.converters.oasst FILE... [--lang en]``: each policy's counts."""
     import argparse
     from pathlib import Path
 
     from lemur_data.instruct.readers import _read_file
 
-    parser = argparse.ArgumentParser(prog="python -m lemur_data.instruct.oasst")
+    parser = argparse.ArgumentParser(prog="python -m lemur_data.instruct.converters.oasst")
     parser.add_argument("files", nargs="+", type=Path, help="oasst1 message rows (.jsonl/.parquet)")
     parser.add_argument("--lang", action="append", help="keep only these root languages")
     args = parser.parse_args(argv)

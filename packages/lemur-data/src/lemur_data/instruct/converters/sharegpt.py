@@ -3,23 +3,23 @@
 Published schema: ``{"id": ..., "conversations": [{"from": "human"|"gpt"|..., "value": str}]}``.
 Roles: ``human``/``user`` -> user; ``gpt``/``chatgpt``/``bing``/``bard``/``assistant``/``model`` ->
 assistant; ``system`` -> system (first position only). Values are cleaned from HTML
-(:func:`lemur_data.instruct.markup.html_to_markdown`).
+(:func:`lemur_data.instruct.converters.markup.html_to_markdown`).
 
 Repairs (counted in ``fixes``): leading assistant turns are dropped (the log began with a
 greeting); the conversation is cut before the first empty or non-alternating turn; a trailing
 user turn without a reply is dropped. A conversation with nothing usable left is rejected with
-the reason. Splitting a long conversation into parts under a token budget is
-:func:`split_by_token_budget`.
+the reason. Splitting a long conversation into parts under a token budget is a step of the
+build (:class:`lemur_data.instruct.steps.SplitByTokenBudget`), for every source.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from lemur_core import InstructExample, Message, Role
+from lemur_core import Message, Role
 
-from lemur_data.instruct.markup import html_to_markdown
-from lemur_data.instruct.rows import (
+from lemur_data.instruct.converters.markup import html_to_markdown
+from lemur_data.instruct.converters.rows import (
     ConvertResult,
     Fixes,
     Rejected,
@@ -105,61 +105,3 @@ def convert_sharegpt(rows: Iterable[Row], source: str, fixes: Fixes) -> Iterator
             yield Rejected(row_id, "empty_conversation" if had_reply else "no_assistant_reply")
             continue
         yield make_example(row_id, source, messages)
-
-
-def split_by_token_budget(
-    example: InstructExample,
-    max_tokens: int,
-    count_tokens: Callable[[str], int],
-    fixes: Fixes,
-) -> list[InstructExample]:
-    """Split ``example`` into parts of whole rounds (user turn + assistant reply) whose token
-    count, system prompt included, stays within ``max_tokens``.
-
-    A round longer than the budget on its own is dropped (``round_over_budget_dropped``)
-    rather than truncated mid-message; parts are ids ``<id>#part<k>`` when there is more than
-    one. Returns ``[]`` when every round was over budget.
-    """
-    msgs = list(example.messages)
-    system = [msgs[0]] if msgs[0].role is Role.SYSTEM else []
-    body = msgs[len(system) :]
-    rounds: list[list[Message]] = []
-    for msg in body:
-        if msg.role is Role.USER or not rounds:
-            rounds.append([msg])
-        else:
-            rounds[-1].append(msg)
-    base = sum(count_tokens(m.content) for m in system)
-    total = base + sum(count_tokens(m.content) for m in body)
-    if total <= max_tokens:
-        return [example]
-    parts: list[list[Message]] = []
-    current: list[Message] = []
-    used = base
-    for rnd in rounds:
-        cost = sum(count_tokens(m.content) for m in rnd)
-        if base + cost > max_tokens:
-            fixes["round_over_budget_dropped"] += 1
-            if current:
-                parts.append(current)
-            current, used = [], base
-            continue
-        if used + cost > max_tokens and current:
-            parts.append(current)
-            current, used = [], base
-        current.extend(rnd)
-        used += cost
-    if current:
-        parts.append(current)
-    parts = [p for p in parts if any(m.role is Role.ASSISTANT for m in p)]
-    fixes["split_into_parts"] += len(parts) if len(parts) > 1 else 0
-    if len(parts) == 1:
-        return [
-            InstructExample(id=example.id, source=example.source, messages=tuple(system + parts[0]))
-        ]
-    return [
-        InstructExample(
-            id=f"{example.id}#part{k}", source=example.source, messages=tuple(system + part)
-        )
-        for k, part in enumerate(parts)
-    ]

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 
 from lemur_core import Message, Role
 
-from lemur_data.instruct.rows import (
+from lemur_data.instruct.converters.rows import (
     ConvertResult,
     Fixes,
     Rejected,
