@@ -54,6 +54,10 @@ def test_warm_calls_survive_secret_files_rotating_under_the_jail(
     # sandbox), so the jail really has to mask them on every call.
     rotating = box.scratch_dir(prefix="lemur-rotating-")
     box.visible_paths = (str(rotating),)
+    # Mostly public files around the secrets: the jail masks the secrets one by one (a
+    # directory mostly of secrets is covered whole, see the test below).
+    for i in range(2 * ROTATING):
+        (rotating / f"public{i}").write_text("public\n")
     secrets = tuple(str(rotating / f"state{i}") for i in range(ROTATING))
     real = isolation.host_secrets()
     monkeypatch.setattr(isolation, "host_secrets", lambda: (*real, *secrets))
@@ -135,3 +139,37 @@ def test_sandboxes_with_other_settings_alternate_on_the_warm_path(tmp_path: Path
             assert plain.run(probe, cwd=works[0]).stdout == "hidden\n"
             assert seeing.run(probe, cwd=works[1]).stdout == "42\n"
         assert plain.warm_starts == seeing.warm_starts == 6
+
+
+def test_a_directory_dense_with_secrets_is_covered_whole(
+    box: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Like slurmctld's state directory: many files only root may read, one public file.
+    var = box.scratch_dir(prefix="lemur-var-")
+    box.visible_paths = (str(var),)
+    spool = var / "spool"
+    spool.mkdir()
+    secrets = []
+    for i in range(10):
+        path = spool / f"state{i}"
+        path.write_text("secret\n")
+        os.chmod(path, 0o600)
+        secrets.append(str(path))
+    (spool / "clustername").write_text("lemur\n")
+    real = isolation.host_secrets()
+    monkeypatch.setattr(isolation, "host_secrets", lambda: (*real, *secrets))
+    work = box.scratch_dir()
+    look = f"ls {spool}; cat {spool}/clustername; cat {spool}/state0 {spool}/late 2>&1 | wc -l"
+    first = box.run(look, cwd=work)
+    assert first.ok, first
+    assert first.stdout == "clustername\nlemur\n2\n"  # both cat errors, nothing read
+    # Files that appear or are replaced there later stay hidden too; a directory that is kept
+    # visible itself has its secrets masked one by one.
+    (spool / "late").write_text("secret\n")
+    os.replace(spool / "state1", spool / "state0")
+    for _ in range(3):
+        again = box.run(look, cwd=work)
+        assert again.stdout == first.stdout, again
+    box.visible_paths = (str(spool),)
+    kept = box.run(f"ls {spool}; cat {spool}/state2 | wc -c", cwd=work)
+    assert kept.stdout.split("\n")[-2] == "0", kept  # visible, and the secret masked

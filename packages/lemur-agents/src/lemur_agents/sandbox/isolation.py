@@ -214,14 +214,75 @@ def sandbox_uid() -> int:
     return 200_000 + secrets.randbelow(1_000_000)
 
 
+# A directory holding at least this many secrets, and more secrets than other entries, is
+# covered whole (its other entries re-exposed) instead of file by file (see dense_secrets).
+_DENSE_SECRETS = 8
+
+
+@functools.lru_cache(maxsize=4)
+def dense_secrets(
+    found: tuple[str, ...],
+) -> tuple[tuple[str, tuple[str, ...], frozenset[str]], ...]:
+    """The directories of ``found`` (see :func:`host_secrets`) to cover whole: each with its
+    entries to re-expose and the secrets the cover hides.
+
+    A daemon's state directory (slurmctld's holds ~35 files only root may read) costs one
+    cover and a bind per public entry instead of a mount per file, and it stays covered
+    while the daemon replaces its files (a file replaced under a per-file mask is visible
+    until the next call); a new file there is hidden as well. Only regular files and
+    directories are re-exposed; links, sockets and names the jail's lists cannot carry stay
+    hidden.
+    """
+    by_parent: dict[str, set[str]] = {}
+    for path in found:
+        by_parent.setdefault(os.path.dirname(path), set()).add(path)
+    dense = []
+    for parent, inside in sorted(by_parent.items()):
+        if len(inside) < _DENSE_SECRETS or ":" in parent:
+            continue
+        try:
+            entries = list(os.scandir(parent))
+        except OSError:
+            continue
+        others = [e for e in entries if e.path not in inside]
+        if len(others) >= len(inside):
+            continue
+        shown = []
+        for entry in others:
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue
+            if (stat.S_ISREG(mode) or stat.S_ISDIR(mode)) and not any(
+                c in entry.path for c in ":\n"
+            ):
+                shown.append(entry.path)
+        dense.append((parent, tuple(sorted(shown)), frozenset(inside)))
+    return tuple(dense)
+
+
 def jail_args(
     plan: IsolationPlan, hide: tuple[str, ...], keep_visible: tuple[str, ...]
 ) -> tuple[str, str, str]:
     """The jail's HIDE, KEEP and SECRETS arguments (see ``_jail.py``), cold or warm alike."""
+    keep = [*keep_visible, *_python_installation()]
+    covers: list[str] = []
+    masked: list[str] = []
+    if plan.hide_private:
+        found = host_secrets()
+        kept = {os.path.realpath(p) for p in keep}
+        hidden_whole: set[str] = set()
+        for parent, shown, inside in dense_secrets(found):
+            if os.path.realpath(parent) in kept:
+                continue  # the jail does not cover a kept directory: mask its files instead
+            covers.append(parent)
+            keep += shown
+            hidden_whole |= inside
+        masked = [p for p in found if p not in hidden_whole]
     return (
-        ":".join(_covered(plan, hide)),
-        ":".join([*keep_visible, *_python_installation()]),
-        "\n".join(host_secrets() if plan.hide_private else ()),
+        ":".join([*_covered(plan, hide), *covers]),
+        ":".join(keep),
+        "\n".join(masked),
     )
 
 
