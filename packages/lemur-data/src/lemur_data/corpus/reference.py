@@ -131,33 +131,40 @@ def _count_training(
     """Stream the training rows ``chunk`` at a time into :class:`_TrainCounts`.
 
     ``test_keys`` are the sorted distinct held-out pair keys ``v * V + w``; ``test_contexts`` a
-    ``[V]`` mask of the held-out contexts. Distinct (v, w) keys of those contexts are merged
-    into one sorted run per chunk, which bounds the work and memory by the distinct pairs."""
+    ``[V]`` mask of the held-out contexts. Per chunk, the keys whose context is a held-out one
+    (every held-out pair among them) are sorted once: their runs give the chunk's pair counts,
+    looked up for the held-out keys, and its distinct keys, merged into one sorted run whose
+    size is bounded by the distinct pairs, not the tokens."""
     unigram = np.zeros(vocab_size, np.int64)
     context = np.zeros(vocab_size, np.int64)
     pair = np.zeros(len(test_keys), np.int64)
     seen = np.zeros(0, np.int64)  # sorted distinct keys whose context is a held-out context
     tokens = 0
-    last = max(len(test_keys) - 1, 0)
     for i in range(0, len(indices), chunk):
         part = targets_of(*read(indices[i : i + chunk]))
         tokens += len(part.target)
         unigram += np.bincount(part.target, minlength=vocab_size)
         context += np.bincount(part.context, minlength=vocab_size)
-        keys = part.context * vocab_size + part.target
-        if len(test_keys):
-            where = np.minimum(np.searchsorted(test_keys, keys), last)
-            hit = test_keys[where] == keys
-            pair += np.bincount(where[hit], minlength=len(test_keys))
-        seen = _distinct(np.concatenate([seen, _distinct(keys[test_contexts[part.context]])]))
+        keep = test_contexts[part.context]
+        keys = np.sort(part.context[keep] * vocab_size + part.target[keep])
+        del part, keep
+        if len(keys) == 0:
+            continue
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        distinct = keys[starts]
+        counts = np.diff(np.append(starts, len(keys)))
+        where = np.minimum(np.searchsorted(distinct, test_keys), len(distinct) - 1)
+        hit = distinct[where] == test_keys
+        pair[hit] += counts[where[hit]]
+        seen = _distinct(np.concatenate([seen, distinct]))
     followers = np.bincount(seen // vocab_size, minlength=vocab_size).astype(np.int64)
     return _TrainCounts(unigram, context, pair, followers, tokens)
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
     """The sorted distinct values (``np.unique`` by a stable sort: numpy 2's hash-based unique
-    was ~10x slower on millions of int64 keys, and the stable sort of two sorted runs is a
-    linear merge)."""
+    was ~10x slower on millions of int64 keys, and a stable sort of two sorted runs is a
+    linear merge, timsort's best case)."""
     ordered = np.sort(values, kind="stable")
     keep = np.ones(len(ordered), bool)
     keep[1:] = ordered[1:] != ordered[:-1]
@@ -179,7 +186,7 @@ def reference_stats(
     vocab_size: int,
     source_names: Sequence[str],
     *,
-    chunk: int = 4096,
+    chunk: int = 1024,
 ) -> dict[str, Any]:
     """``{"heldout": ..., "reference": ...}`` for the manifest's stats: the held-out rows and the
     unigram / interpolated-bigram cross-entropies of their tokens under the training rows.
