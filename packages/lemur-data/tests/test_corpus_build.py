@@ -390,3 +390,88 @@ def test_cli_build_on_a_full_disk_is_one_line_and_leaves_nothing(
     assert f"{disk}" in errors[0] and "no space left on device; free space" in errors[0]
     # The lock file stays (it is how the next run knows nobody holds the directory); no scratch.
     assert (tmp_path / "left.txt").read_text().split() == [".c.lock"]
+
+
+def _rejected_docs(out: Path) -> list[tuple[str, str, str, str]]:
+    """(step, id, source, reason) of every rejected document, read by datatrove's JsonlReader."""
+    from datatrove.pipeline.readers import JsonlReader
+
+    found = []
+    for step in sorted(p.name for p in (out / "rejected").iterdir()):
+        reader = JsonlReader(str(out / "rejected" / step), compression=None, glob_pattern="*.jsonl")
+        for doc in reader.run():
+            found.append((step, doc.id, doc.metadata["source"], doc.metadata["filter_reason"]))
+    return found
+
+
+def test_rejected_documents_are_datatrove_jsonl_matching_the_manifest_counts(
+    tmp_path: Path,
+) -> None:
+    from lemur_data.cli import app
+    from typer.testing import CliRunner
+
+    config = write_fixture(tmp_path / "fixture")
+    recipe = tmp_path / "corpus.yaml"
+    recipe.write_text(config.to_yaml())
+    out = tmp_path / "corpus"
+    # Long web documents fail the Gopher word-count rule: the quality filter drops some too.
+    sets = ["--set", "keep_rejected=true", "--set", "text_filter.max_words=150"]
+    run = CliRunner().invoke(app, ["corpus", "build", str(recipe), "--out", str(out), *sets])
+    assert run.exit_code == 0, run.output
+    manifest = read_manifest(out, kind="corpus")
+    counted = {
+        (s["name"], reason): n
+        for s in manifest.stats["sources"]
+        for reason, n in s["removed"].items()
+    }
+    rejected = _rejected_docs(out)
+    written: dict[tuple[str, str], int] = {}
+    for _, _, source, reason in rejected:
+        written[source, reason] = written.get((source, reason), 0) + 1
+    assert written == counted
+    assert {("web", "too_many_words"), ("code", "decontaminated")} <= set(counted)
+    assert {("code", "exact_duplicate"), ("code", "near_duplicate")} <= set(counted)
+    ids = [doc_id for _, doc_id, _, _ in rejected]
+    assert len(ids) == len(set(ids))  # each document is rejected once, by the first step
+    by_step = {step for step, *_ in rejected}
+    assert by_step == {"quality", "decontam", "dedup"}
+    assert (f"code/{tmp_path}/fixture/code/leaked.py", "decontaminated") in {
+        (doc_id, reason) for _, doc_id, _, reason in rejected
+    }
+    # The rejected files are part of the artifact: listed with their sha256, checked on reuse.
+    listed = {f.path for f in manifest.files}
+    assert {str(p.relative_to(out)) for p in (out / "rejected").rglob("*.jsonl")} <= listed
+    assert build_corpus(config.with_overrides(sets[1::2]), out, verify=True).reused
+
+
+@pytest.mark.slow
+def test_keeping_rejected_documents_leaves_the_corpus_itself_unchanged(
+    reference: tuple[CorpusConfig, Path], tmp_path: Path
+) -> None:
+    config, out = reference
+    kept = tmp_path / "with-rejected"
+    build_corpus(config.with_overrides(["keep_rejected=true"]), kept, workers=2)
+    assert tree_sha256(kept, exclude=("manifest.json", *_rejected_files(kept))) == tree_sha256(out)
+    assert {step for step, *_ in _rejected_docs(kept)} == {"decontam", "dedup"}
+
+
+def _rejected_files(out: Path) -> tuple[str, ...]:
+    return tuple(p.relative_to(out).as_posix() for p in (out / "rejected").rglob("*.jsonl"))
+
+
+def test_the_executor_is_not_part_of_the_corpus_identity(
+    reference: tuple[CorpusConfig, Path],
+) -> None:
+    # The output is byte-identical on every executor (test_corpus_ray), so a corpus built (or
+    # half built) locally is reused (or resumed) on Ray or Slurm: their settings are not hashed.
+    config, out = reference
+    on_ray = config.with_overrides(["executor.kind=ray", "executor.ray.cpus_per_task=2"])
+    on_slurm = config.with_overrides(["executor.kind=slurm", "executor.slurm.partition=cpu"])
+    assert on_ray.hash_payload() == on_slurm.hash_payload() == config.hash_payload()
+    assert config.hash_payload()["executor"] == {"tasks": 3}
+    for other in (on_ray, on_slurm):
+        again = build_corpus(other, out)
+        assert again.reused and again.manifest.stats["executor"] == "local"  # who built it
+    more_tasks = config.with_overrides(["executor.tasks=4"])
+    with pytest.raises(StaleArtifactError, match=r"executor\.tasks"):  # tasks assign documents
+        build_corpus(more_tasks, out)

@@ -15,8 +15,15 @@ stage  tasks       steps
 =====  ==========  =====================================================================
 
 ``T`` is ``executor.tasks`` (part of the config). Each datatrove task marks itself complete in
-the stage's logging directory, so a killed build started again redoes only unfinished tasks;
-every file a task writes goes through a temporary file and a rename.
+the stage's logging directory, so a killed build started again redoes only unfinished tasks
+(and rewrites their files from the start). The executor (local, Ray, Slurm) is not part of the
+artifact's identity: the output is byte-identical on each, so a build may resume on another.
+
+With ``keep_rejected`` every dropped document is written by datatrove's JsonlWriter under the
+artifact's ``rejected/`` (``quality/``, ``decontam/``: the filters' exclusion writers;
+``dedup/``: the duplicate clusters' losers), one ``<rank>.jsonl`` per prepare task, with its
+reason in ``metadata.filter_reason``. They are part of the artifact: listed in the manifest
+with their sizes and sha256 like the shards, so reuse checks them too.
 """
 
 from __future__ import annotations
@@ -31,14 +38,19 @@ from datatrove.executor.local import LocalPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 from datatrove.utils.stats import PipelineStats
 from lemur_core.corpus import CORPUS_SCHEMA_VERSION
-from lemur_core.manifest import ArtifactManifest
+from lemur_core.manifest import ArtifactManifest, read_manifest
 from lemur_core.stage import StageResult, StageStatus, claim, default_scratch
 
 from lemur_data.corpus.cluster import run_ray, run_slurm
 from lemur_data.corpus.cluster import slurm_chain as slurm_chain  # re-exported
 from lemur_data.corpus.config import CorpusConfig, CorpusConfigError
 from lemur_data.corpus.dedup import CodeWordTokenizer, DedupClusterStep, minhash_config
-from lemur_data.corpus.filters import DecontamFilter, DocumentSink, Normalizer, QualityFilter
+from lemur_data.corpus.filters import (
+    DecontamFilter,
+    Normalizer,
+    QualityFilter,
+    document_writers,
+)
 from lemur_data.corpus.finalize import FinalizeStep, MixStep
 from lemur_data.corpus.minhash import VectorMinhashBuckets as MinhashDedupBuckets
 from lemur_data.corpus.minhash import VectorMinhashSignature as MinhashDedupSignature
@@ -79,6 +91,15 @@ def _preflight(config: CorpusConfig) -> Decontaminator | None:
     )
 
 
+REJECTED_DIR = "rejected"
+"""Where ``keep_rejected`` puts the dropped documents, inside the artifact."""
+
+
+def rejected_dirs(out_dir: Path) -> dict[str, str]:
+    """The folder of each dropping step's rejected documents (step -> path)."""
+    return {step: str(out_dir / REJECTED_DIR / step) for step in ("quality", "decontam", "dedup")}
+
+
 def corpus_stages(
     config: CorpusConfig, out_dir: Path, work: Path, decontaminator: Decontaminator | None
 ) -> list[tuple[str, list[PipelineStep], int]]:
@@ -86,12 +107,13 @@ def corpus_stages(
     tasks = config.executor.tasks
     names = tuple(s.name for s in config.sources)
     mh = minhash_config(config.dedup)
+    rejected = rejected_dirs(out_dir) if config.keep_rejected else {}
     prepare: list[PipelineStep] = [
         SourceReader(config.sources, stream_shards=tasks),
         Normalizer(),
-        QualityFilter(config.code_filter, config.text_filter),
-        DecontamFilter(decontaminator, str(work / "decontam")),
-        DocumentSink(str(work / "docs")),
+        QualityFilter(config.code_filter, config.text_filter, rejected.get("quality")),
+        DecontamFilter(decontaminator, str(work / "decontam"), rejected.get("decontam")),
+        *document_writers(str(work / "docs")),
     ]
     if config.dedup.near:
         prepare.append(
@@ -114,7 +136,12 @@ def corpus_stages(
             "3-dedup-clusters",
             [
                 DedupClusterStep(
-                    str(work / "docs"), str(work / "minhash" / "dups"), removed, tasks, config.dedup
+                    str(work / "docs"),
+                    str(work / "minhash" / "dups"),
+                    removed,
+                    tasks,
+                    config.dedup,
+                    rejected.get("dedup"),
                 )
             ],
             1,
@@ -254,7 +281,9 @@ def build_corpus(
     ``executor.kind`` ``ray`` runs the stages on a Ray cluster (``ray_address``, else
     ``$RAY_ADDRESS``, else a local one with ``workers`` CPUs) and ``slurm`` as a chain of Slurm
     job arrays (lemur_data.corpus.cluster); an incomplete task or a failed job ends the build
-    with a :class:`~lemur_data.corpus.cluster.ClusterError` naming it and its logs.
+    with a :class:`~lemur_data.corpus.cluster.ClusterError` naming it and its logs. The
+    executor is not part of the config hash (the output is the same on each), so a build
+    killed on one resumes on another; ``stats.executor`` records the one that finished it.
     """
     payload = config.hash_payload()
     with claim(
@@ -288,7 +317,10 @@ def build_corpus(
             )
         else:
             run_slurm(config, stages, work, stage.staging)
-        return stage.publish(keep_scratch=keep_work)
+        built = read_manifest(stage.staging, kind="corpus", schema_version=CORPUS_SCHEMA_VERSION)
+        # Not identity (see CorpusConfig.hash_payload), but worth knowing: who built it.
+        recorded = {**built.stats, "executor": config.executor.kind}
+        return stage.publish(built.model_copy(update={"stats": recorded}), keep_scratch=keep_work)
 
 
 def corpus_summary(manifest: ArtifactManifest) -> dict[str, Any]:

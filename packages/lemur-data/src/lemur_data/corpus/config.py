@@ -5,8 +5,11 @@
 :mod:`lemur_data.corpus.presets`, which registers them (this module never imports it).
 
 Everything that changes the bytes of the output is in :class:`CorpusConfig` (and hence in the
-manifest's config hash); how many local processes run it is not (``workers`` is an argument of
-:func:`lemur_data.corpus.build_corpus`), because the output does not depend on it.
+manifest's config hash, :meth:`CorpusConfig.hash_payload`). How the stages are run is not: the
+number of local processes (``workers``, an argument of :func:`lemur_data.corpus.build_corpus`)
+and the executor (``executor.kind`` with its ``ray`` / ``slurm`` settings) give byte-identical
+output, so a build started locally may be resumed on Ray or Slurm and the other way round. The
+manifest records the executor that built it in ``stats.executor``.
 """
 
 from __future__ import annotations
@@ -221,8 +224,9 @@ class RayConfig(_Frozen):
 class ExecutorConfig(_Frozen):
     """Which datatrove executor runs the stages and how many tasks each stage is split into.
 
-    ``tasks`` is part of the recipe (documents are assigned to tasks by it); the number of
-    local worker processes is not, and never changes the output.
+    ``tasks`` is part of the recipe (documents are assigned to tasks by it). The executor
+    (``kind``, ``slurm``, ``ray``) and the number of local worker processes are not: they never
+    change the output, so they are left out of the config hash (:data:`RUN_ONLY_FIELDS`).
     """
 
     kind: Literal["local", "slurm", "ray"] = "local"
@@ -235,6 +239,10 @@ class ExecutorConfig(_Frozen):
         if self.kind == "slurm" and self.slurm is None:
             raise ValueError("executor.kind 'slurm' needs executor.slurm (at least 'partition')")
         return self
+
+
+RUN_ONLY_FIELDS: dict[str, Any] = {"executor": {"kind", "slurm", "ray"}}
+"""Fields that say how a build runs, not what it makes: outside the artifact's identity."""
 
 
 class CorpusConfig(StageConfig):
@@ -252,6 +260,11 @@ class CorpusConfig(StageConfig):
     tokenizer: TokenizerConfig = TokenizerConfig()
     pack: PackConfig = PackConfig()
     executor: ExecutorConfig = ExecutorConfig()
+    keep_rejected: bool = Field(
+        default=False,
+        description="write every document a filter or dedup dropped, with its reason, under "
+        "rejected/<step>/ in the artifact (datatrove JSONL; listed in the manifest)",
+    )
 
     @field_validator("sources")
     @classmethod
@@ -270,5 +283,6 @@ class CorpusConfig(StageConfig):
         return {s.name: s.weight / total for s in self.sources}
 
     def hash_payload(self) -> dict[str, Any]:
-        """The dict stored in the manifest and hashed for skip-if-same-config."""
-        return self.model_dump(mode="json")
+        """The artifact's identity: the dict stored in the manifest and hashed for reuse and
+        resume; everything but :data:`RUN_ONLY_FIELDS` (the output does not depend on them)."""
+        return self.model_dump(mode="json", exclude=RUN_ONLY_FIELDS)

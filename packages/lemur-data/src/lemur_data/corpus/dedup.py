@@ -20,8 +20,10 @@ from collections import Counter
 from pathlib import Path
 
 import regex
+from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import MinhashConfig
+from datatrove.pipeline.writers.jsonl import JsonlWriter
 from datatrove.utils.hashing import HashConfig
 from datatrove.utils.text import TextNormConfig
 from datatrove.utils.word_tokenizers import WordTokenizer
@@ -189,13 +191,25 @@ def cluster_duplicates(
 
 
 class DedupClusterStep(PipelineStep):
-    """datatrove step (one task): writes ``removed.json`` from exact keys and LSH pairs."""
+    """datatrove step (one task): writes ``removed.json`` from exact keys and LSH pairs.
+
+    With ``rejected_dir`` the removed documents themselves are written there too by datatrove's
+    JsonlWriter, one file per prepare task (``<rank>.jsonl``), each with
+    ``metadata.filter_reason`` ``exact_duplicate`` or ``near_duplicate``, as the filters'
+    exclusion writers write theirs.
+    """
 
     name = "lemur dedup clusters"
     type = "🫂 - DEDUP"
 
     def __init__(
-        self, meta_dir: str, dups_dir: str, out_path: str, tasks: int, config: DedupConfig
+        self,
+        meta_dir: str,
+        dups_dir: str,
+        out_path: str,
+        tasks: int,
+        config: DedupConfig,
+        rejected_dir: str | None = None,
     ) -> None:
         super().__init__()
         self.meta_dir = meta_dir
@@ -203,6 +217,7 @@ class DedupClusterStep(PipelineStep):
         self.out_path = out_path
         self.tasks = tasks
         self.config = config
+        self.rejected_dir = rejected_dir
 
     def run(self, data: object = None, rank: int = 0, world_size: int = 1) -> None:  # type: ignore[override]
         """Cluster and write the removal lists (atomically)."""
@@ -216,4 +231,22 @@ class DedupClusterStep(PipelineStep):
             "removed": {str(r): {str(i): why for i, why in d.items()} for r, d in removed.items()},
             "stats": stats,
         }
+        if self.rejected_dir is not None:
+            self._write_rejected(removed)
         atomic_write_text(self.out_path, json.dumps(payload, sort_keys=True))
+
+    def _write_rejected(self, removed: dict[int, dict[int, str]]) -> None:
+        # Written before removed.json: a rerun after a kill rewrites every file from the start.
+        with JsonlWriter(self.rejected_dir, compression=None) as writer:
+            for rank, drop in sorted(removed.items()):
+                path = Path(self.meta_dir) / f"{rank:05d}.jsonl"
+                with path.open(encoding="utf-8") as handle:
+                    for idx, line in enumerate(handle):
+                        reason = drop.get(idx)
+                        if reason is None:
+                            continue
+                        row = json.loads(line)
+                        metadata = {k: row[k] for k in ("source", "language", "type")}
+                        doc = Document(row["text"], row["id"], metadata=metadata)
+                        doc.metadata["filter_reason"] = reason
+                        writer.write(doc, rank)

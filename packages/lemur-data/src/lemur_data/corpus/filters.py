@@ -7,15 +7,17 @@ Every rule returns a stable reason string; removals are counted per source and r
 from __future__ import annotations
 
 import json
-import os
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import xxhash
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.pipeline.writers.jsonl import JsonlWriter
 from lemur_core.atomic import atomic_write_text
 
@@ -139,10 +141,11 @@ class Normalizer(PipelineStep):
 
 
 def rejected_writer(rejected_dir: str | None) -> JsonlWriter | None:
-    """datatrove's JsonlWriter for a filter's dropped documents (``<dir>/<rank>.jsonl``), or None.
+    """datatrove's JsonlWriter for a step's dropped documents (``<dir>/<rank>.jsonl``), or None.
 
-    Uncompressed so a reader can ``grep`` why a document went; each line's
-    ``metadata.filter_reason`` is the rule it failed.
+    datatrove's own layout (``{text, id, metadata}``, read back by its ``JsonlReader``),
+    uncompressed so a reader can ``grep`` why a document went: ``metadata.filter_reason`` is
+    the rule it failed, ``metadata.source`` its source.
     """
     if rejected_dir is None:
         return None
@@ -226,45 +229,68 @@ class DecontamFilter(BaseFilter):
         )
 
 
-class DocumentSink(PipelineStep):
-    """datatrove step: writes this task's surviving documents and forwards them.
+def _document_row(self: DiskWriter, doc: Document) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "source": doc.metadata["source"],
+        "language": doc.metadata["language"],
+        "type": doc.metadata["type"],
+        "text": doc.text,
+    }
 
-    ``<docs_dir>/<rank>.jsonl`` holds one ``{id, source, language, type, text}`` per line and
-    ``<rank>.meta.jsonl`` the ``{id, exact_key}`` of the same lines (what dedup needs, without
-    the text). Both are written through a temporary file and renamed when the task ends, so
-    a killed task leaves nothing half-written behind.
+
+def _meta_row(self: DiskWriter, doc: Document) -> dict[str, Any]:
+    return {"id": doc.id, "exact_key": doc.metadata["exact_key"]}
+
+
+class TaskFileWriter(JsonlWriter):
+    """datatrove's JsonlWriter (uncompressed, one ``<rank>.<suffix>`` per task) that always
+    leaves its task's file behind, empty when every document of the task was dropped: the next
+    stages read one file per task. Counts ``kept/<source>`` when ``count_kept``.
+
+    A task killed half-way leaves a partial file, but datatrove reruns a task that has no
+    completion mark from the start and the file is rewritten whole (mode ``wb``), so nothing
+    half-written is ever read.
     """
 
-    name = "lemur document sink"
-    type = "💽 - WRITER"
+    def __init__(
+        self,
+        output_folder: str,
+        suffix: str,
+        adapter: Callable[[DiskWriter, Document], dict[str, Any]],
+        *,
+        count_kept: bool = False,
+    ) -> None:
+        super().__init__(
+            output_folder, output_filename="${rank}." + suffix, compression=None, adapter=adapter
+        )
+        self.suffix = suffix
+        self.count_kept = count_kept
 
-    def __init__(self, docs_dir: str) -> None:
-        super().__init__()
-        self.docs_dir = docs_dir
+    def write(self, document: Document, rank: int = 0, **kwargs: Any) -> None:
+        """Write ``document`` (and count it kept, per source)."""
+        super().write(document, rank, **kwargs)
+        if self.count_kept:
+            self.stat_update(f"kept/{document.metadata['source']}")
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        """Write and yield every document, in input order."""
-        out = Path(self.docs_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        docs_path, meta_path = out / f"{rank:05d}.jsonl", out / f"{rank:05d}.meta.jsonl"
-        docs_tmp, meta_tmp = docs_path.with_suffix(".tmp"), meta_path.with_suffix(".tmp")
-        with (
-            docs_tmp.open("w", encoding="utf-8") as docs_f,
-            meta_tmp.open("w", encoding="utf-8") as meta_f,
-        ):
-            for doc in data:
-                row = {
-                    "id": doc.id,
-                    "source": doc.metadata["source"],
-                    "language": doc.metadata["language"],
-                    "type": doc.metadata["type"],
-                    "text": doc.text,
-                }
-                docs_f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                meta_f.write(
-                    json.dumps({"id": doc.id, "exact_key": doc.metadata["exact_key"]}) + "\n"
-                )
-                self.stat_update(f"kept/{doc.metadata['source']}")
-                yield doc
-        os.replace(docs_tmp, docs_path)
-        os.replace(meta_tmp, meta_path)
+        """Write and yield every document, in input order; then make sure the file exists."""
+        yield from super().run(data, rank, world_size)
+        name = f"{rank:05d}.{self.suffix}"
+        if not self.output_folder.exists(name):
+            with self.output_folder.open(name, "wb"):
+                pass
+
+
+def document_writers(docs_dir: str) -> list[PipelineStep]:
+    """The surviving documents of a task, written by datatrove's JsonlWriter and forwarded.
+
+    ``<docs_dir>/<rank>.jsonl`` holds one ``{id, source, language, type, text}`` per line (what
+    the tokenizer steps read) and ``<rank>.meta.jsonl`` the ``{id, exact_key}`` of the same
+    lines (what dedup needs, without the text). The adapters keep the rows flat instead of
+    datatrove's ``{text, id, metadata}`` layout so dedup reads only the small file.
+    """
+    return [
+        TaskFileWriter(docs_dir, "jsonl", _document_row, count_kept=True),
+        TaskFileWriter(docs_dir, "meta.jsonl", _meta_row),
+    ]
