@@ -6,7 +6,6 @@ from pathlib import Path
 
 import gymnasium as gym
 import lemur_agents.envs  # noqa: F401 - registers the envs
-import pytest
 from gymnasium.utils.env_checker import check_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,11 +13,9 @@ from lemur_agents.actions import ALFWORLD_SCHEMA, PythonCallMapper, SymbolicMapp
 from lemur_agents.envs.household import (
     NOTHING_HAPPENS,
     TASK_TYPES,
-    AlfworldGameEnv,
     HouseholdConfig,
     HouseholdEnv,
     HouseholdWorld,
-    alfworld_tasks,
     generate_task,
     generate_tasks,
     load_tasks,
@@ -106,31 +103,3 @@ def test_generation_is_deterministic_and_tasks_round_trip_through_jsonl(tmp_path
     assert load_tasks(path) == generate_tasks(1, seed=9)
     env = HouseholdEnv(HouseholdConfig(tasks_path=path))
     assert len(env.tasks) == 6
-
-
-def test_alfworld_games_are_discovered_with_their_task_types(tmp_path: Path) -> None:
-    split = tmp_path / "json_2.1.1" / "valid_unseen"
-    for name in (
-        "pick_heat_then_place_in_recep-Potato-None-SinkBasin-14",
-        "look_at_obj_in_light-Book-None-DeskLamp-1",
-    ):
-        (split / name / "trial_T1").mkdir(parents=True)
-        (split / name / "trial_T1" / "game.tw-pddl").write_text("{}")
-    tasks = alfworld_tasks(tmp_path)
-    assert [t.task_type for t in tasks] == ["look_at_obj_in_light", "pick_heat_then_place_in_recep"]
-    with pytest.raises(FileNotFoundError, match="alfworld-download"):
-        alfworld_tasks(tmp_path, split="train")
-
-
-def test_alfworld_adapter_plays_a_real_game_when_alfworld_is_installed() -> None:
-    pytest.importorskip("alfworld")
-    import os
-
-    data = os.environ.get("ALFWORLD_DATA")
-    if not data or not Path(data).is_dir():
-        pytest.skip("ALFWORLD_DATA is not set to downloaded ALFWorld data")
-    env = AlfworldGameEnv(alfworld_tasks(data)[:1])
-    observation, info = env.reset()
-    assert "Your task is to" in observation and info["admissible_commands"]
-    observation, *_ = env.step(info["admissible_commands"][0])
-    env.close()

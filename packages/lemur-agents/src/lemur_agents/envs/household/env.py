@@ -6,8 +6,8 @@ Actions are game commands (see :mod:`lemur_agents.envs.household.world`); ReAct'
 would do something now; ``info["won"]`` is ALFWorld's success flag; reward is 1 on the step
 that satisfies the goal, which ends the episode.
 
-With ``backend="alfworld"`` the same interface drives the original ALFWorld/TextWorld games
-(``game_files``) when the ``alfworld`` package and its data are installed.
+:class:`~lemur_agents.envs.household.alfworld.AlfworldGameEnv` offers the same interface on
+ALFWorld's own game files, played by TextWorld's PDDL engine.
 """
 
 from __future__ import annotations
