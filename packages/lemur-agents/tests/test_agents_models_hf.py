@@ -68,6 +68,69 @@ def test_batched_greedy_generation_equals_one_by_one(smollm2: Any, one_by_one: l
     assert len(counts) == 2 and all(0 < c <= PARAMS.max_new_tokens for c in counts)
 
 
+FEW_SHOT = "".join(f"Q: What is {a} + {a}?\nA: {2 * a}\n\n" for a in range(2, 9))
+# Four prompts sharing a long few-shot prefix (questions of different lengths), one unrelated.
+SHARED = [FEW_SHOT + f"Q: {q}\nA:" for q in ("What is 9 + 9?", "What is 12 + 30?", "Hi", "2+2?")]
+MIXED = [*SHARED, "Name a colour."]
+
+
+def _hf_alone(model: Any, question: str, max_new_tokens: int) -> str:
+    """Hugging Face's own greedy generate on one unpadded prompt: the reference."""
+    import torch
+
+    ids = model.tokenizer(model.render(_conv(question)), add_special_tokens=False).input_ids
+    with torch.no_grad():
+        out = model.model.generate(
+            torch.tensor([ids]),
+            attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=model.tokenizer.pad_token_id,
+        )
+    return str(model.tokenizer.decode(out[0, len(ids) :], skip_special_tokens=True))
+
+
+def test_shared_prefix_batches_equal_hugging_face_one_prompt_at_a_time(smollm2: Any) -> None:
+    # Five prompts, batch_size 4: two batches, the prompts reordered by prefix inside; the
+    # answers must come back in input order and token for token as HF gives them alone.
+    params = GenerationParams(max_new_tokens=12, temperature=0.0)
+    batched = smollm2.generate([_conv(q) for q in MIXED], params)
+    assert batched == [_hf_alone(smollm2, q, 12) for q in MIXED]
+
+
+def test_the_shared_prefix_runs_once_and_each_row_only_its_own_suffix(smollm2: Any) -> None:
+    from lemur_agents.models.transformers_local import _common_prefix_length
+
+    prompts = [smollm2._prompt_ids(_conv(q)) for q in SHARED]
+    shared = _common_prefix_length(prompts)
+    assert shared > 0.8 * min(len(p) for p in prompts)  # the few-shot block and the template
+    widths: list[tuple[int, int]] = []
+    hook = smollm2.model.register_forward_pre_hook(
+        lambda _m, _a, kw: widths.append(tuple(kw["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        smollm2.generate([_conv(q) for q in SHARED], GenerationParams(max_new_tokens=2))
+    finally:
+        hook.remove()
+    longest = max(len(p) for p in prompts)
+    # the prefix once at batch 1, then the 4 rows' suffixes, then one token per row per step
+    assert widths[0] == (1, shared)
+    assert widths[1] == (4, longest - shared)
+    assert all(w == (4, 1) for w in widths[2:])
+
+
+def test_common_prefix_leaves_every_row_a_token_of_its_own() -> None:
+    from lemur_agents.models.transformers_local import _common_prefix_length
+
+    assert _common_prefix_length([[1, 2, 3, 4], [1, 2, 3, 5]]) == 3
+    assert _common_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2  # the shorter keeps its 3
+    assert _common_prefix_length([[7, 8]]) == 1
+    assert _common_prefix_length([[1, 2], [3, 4]]) == 0
+
+
 def test_stop_sequences_end_and_are_cut_from_the_completion(
     smollm2: Any, one_by_one: list[str]
 ) -> None:
