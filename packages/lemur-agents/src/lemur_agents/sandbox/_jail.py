@@ -16,6 +16,7 @@ only; one process doing every mount(2) is ~4x faster than one mount(8) per mount
 """
 
 import _signal  # not `signal`, `shutil`: they import enum and re, tripling the start-up time
+import _stat
 import ctypes
 import errno
 import os
@@ -97,14 +98,18 @@ def _mask(mount, secrets):  # type: ignore[no-untyped-def]
         # unlink, then link the new one): a mount that finds the path gone or of another type
         # looks again, so the call neither fails nor leaves a file that is back uncovered.
         for _attempt in range(_MASK_ATTEMPTS):
-            if os.path.isdir(path) and not os.path.islink(path):
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                break  # gone: nothing to cover
+            if _stat.S_ISLNK(mode):
+                break  # its target is checked where it lives
+            if _stat.S_ISDIR(mode):
                 result = mount(
                     b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=4k,mode=700"
                 )
-            elif os.path.lexists(path) and not os.path.islink(path):
-                result = mount(b"/dev/null", path.encode(), None, MS_BIND, None)
             else:
-                break  # gone: nothing to cover
+                result = mount(b"/dev/null", path.encode(), None, MS_BIND, None)
             if result == 0:
                 break
             error = ctypes.get_errno()
