@@ -14,7 +14,10 @@ process's CPU time is the build's.
 
 Printed per size: input MB, wall and CPU seconds (user + system of the build process and its
 children, from the start of the build), MB/s per core, the projection to CPU-hours per TB of
-input, and the peak RSS (must stay flat as the corpus grows: the stages stream). Then per
+input, and the peak RSS (the build process's ``VmHWM``; must stay flat as the corpus grows: the
+stages stream). Before the builds, the costliest step's peer runs in the same process on the
+first copy's files: the build's tokenize encoder against HF ``tokenizers``' ``encode_batch``
+(MB/s per core, and whether the ids are identical). Then per
 datatrove step: its share of the build's CPU time (a sampler charges the main thread's stack
 every 5 ms to the innermost step on it; lemur's own steps keep no datatrove timing) and MB/s
 per core. dolma's toolkit is quoted at about 122 CPU-hours per TB (see docs/benchmarks.md).
@@ -165,6 +168,14 @@ class StepSampler:
             self.peak_rss_mib[name] = max(rss, self.peak_rss_mib.get(name, 0.0))
 
 
+def _vm_hwm_mib() -> float:
+    """Peak resident set of this process (``VmHWM`` of ``/proc/self/status``), MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
 def child(corpus: Path, scratch: Path, tasks: int, tokenizer: str, minhash: str) -> None:
     """Build one corpus in this process and print what was measured as one JSON line."""
     import lemur_data.corpus.build as build_module
@@ -192,9 +203,13 @@ def child(corpus: Path, scratch: Path, tasks: int, tokenizer: str, minhash: str)
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     stats = result.manifest.stats
+    from lemur_data.corpus import tokenize as tokenize_module
+
+    fast = [e for e in tokenize_module._EXACT.values() if e is not None]
     print(
         json.dumps(
             {
+                "tokenize_engine": "tiktoken (exact, HF fallback)" if fast else "HF tokenizers",
                 "wall_s": wall,
                 "cpu_s": me.ru_utime
                 + me.ru_stime
@@ -202,8 +217,10 @@ def child(corpus: Path, scratch: Path, tasks: int, tokenizer: str, minhash: str)
                 - before.ru_stime
                 + kids.ru_utime
                 + kids.ru_stime,
-                # ru_maxrss is in KiB on Linux; children (datatrove's manager) counted apart.
-                "peak_rss_mib": max(me.ru_maxrss, kids.ru_maxrss) / 1024,
+                # VmHWM, this process's own high-water mark: ru_maxrss also carries the RSS
+                # of the parent that spawned it (Linux keeps it across vfork + exec).
+                "peak_rss_mib": _vm_hwm_mib(),
+                "children_max_rss_mib": kids.ru_maxrss / 1024,
                 "tokens": stats.get("tokens"),
                 "rows": stats.get("rows"),
                 "step_samples": dict(sampler.counts),
@@ -211,6 +228,57 @@ def child(corpus: Path, scratch: Path, tasks: int, tokenizer: str, minhash: str)
             }
         )
     )
+
+
+def tokenize_peer(corpus: Path, tokenizer: str, rounds: int = 2) -> dict[str, Any]:
+    """The build's encoder vs HF ``tokenizers`` ``encode_batch`` (how the step encoded before the
+    fast path) on the same documents, in this process, alternating, best of ``rounds``; CPU
+    seconds of the whole process (HF's Rayon threads included). Also checks the ids agree."""
+    from lemur_data.corpus.tokenize import _cached, _encode, cached_tokenizer
+
+    files = sorted(corpus.glob("copy00/*.py"))
+    texts = [p.read_text(encoding="utf-8") for p in files]
+    size = sum(len(t.encode("utf-8")) for t in texts)
+    if tokenizer == "pretrained":
+        from lemur_core.assets import smollm2_hf_dir
+
+        path = smollm2_hf_dir() / "tokenizer.json"
+    else:
+        from lemur_data.corpus import TokenizerConfig
+        from lemur_data.corpus.tokenize import train_bpe
+
+        path = corpus / "bpe-tokenizer.json"
+        path.write_text(train_bpe(iter(texts), TokenizerConfig(vocab_size=4096)).to_str())
+    hf = cached_tokenizer(path)
+    key = _cached(path)[1]
+    _encode(hf, key, texts[:4])  # builds (and checks) the fast encoder: not timed, once a build
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    best = {"ours": float("inf"), "peer": float("inf")}
+    ours_ids: list[Any] = []
+    peer_ids: list[Any] = []
+    for _ in range(rounds):
+        start = cpu()
+        ours_ids = _encode(hf, key, texts)
+        best["ours"] = min(best["ours"], cpu() - start)
+        start = cpu()
+        peer_ids = [
+            e.ids
+            for i in range(0, len(texts), 256)
+            for e in hf.encode_batch(texts[i : i + 256], add_special_tokens=False)
+        ]
+        best["peer"] = min(best["peer"], cpu() - start)
+    same = all(a.tolist() == b for a, b in zip(ours_ids, peer_ids, strict=True))
+    return {
+        "input_bytes": size,
+        "documents": len(texts),
+        "ours_mb_s": size / 1e6 / best["ours"],
+        "peer_mb_s": size / 1e6 / best["peer"],
+        "identical_ids": same,
+    }
 
 
 def main() -> None:
@@ -249,10 +317,19 @@ def main() -> None:
         f"{args.tasks} tasks per copy, 1 worker, tokenizer {args.tokenizer}, MinHash steps {args.minhash}"
     )
     measured = []
+    peer: dict[str, Any] = {}
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             corpus = Path(tmp) / "corpus"
             size = materialize(corpus, n)
+            if not peer:  # same-run peer for the costliest step, on the first copy's files
+                peer = tokenize_peer(corpus, args.tokenizer)
+                print(
+                    f"tokenize, {peer['input_bytes'] / 1e6:.1f} MB of stdlib code: the build's "
+                    f"encoder {peer['ours_mb_s']:.2f} MB/s/core vs HF tokenizers encode_batch "
+                    f"{peer['peer_mb_s']:.2f} ({peer['ours_mb_s'] / peer['peer_mb_s']:.2f}x); "
+                    f"identical ids: {peer['identical_ids']}"
+                )
             proc = subprocess.run(
                 [
                     sys.executable,
@@ -274,7 +351,8 @@ def main() -> None:
             f"{n:3d}x  {mb:7.1f} MB  wall {row['wall_s']:7.1f} s  CPU {row['cpu_s']:7.1f} s  "
             f"{mb / row['cpu_s']:5.2f} MB/s/core  "
             f"{row['cpu_s'] / size * 1e12 / 3600:6.1f} CPU-h/TB  "
-            f"peak RSS {row['peak_rss_mib']:6.0f} MiB  load now {row['load']}"
+            f"peak RSS {row['peak_rss_mib']:6.0f} MiB  load now {row['load']}  "
+            f"tokenize: {row['tokenize_engine']}"
         )
     for row in measured:
         mb = row["input_bytes"] / 1e6
@@ -317,6 +395,24 @@ def main() -> None:
             better="lower",
             parameters={"size": row["size"], "input_bytes": row["input_bytes"]},
         )
+    if len(measured) > 1:
+        results.add(
+            f"corpus pipeline peak RSS growth ({measured[-1]['size']}x / {measured[0]['size']}x)",
+            metric="ratio",
+            ours=rss[-1] / rss[0],
+            better="lower",
+            note="flat is 1.0",
+        )
+    results.add(
+        f"corpus tokenize throughput ({peer['input_bytes'] / 1e6:.1f} MB stdlib code, "
+        f"{args.tokenizer} tokenizer)",
+        metric="MB/s/core",
+        ours=peer["ours_mb_s"],
+        peer="HF tokenizers encode_batch (same run)",
+        peers=peer["peer_mb_s"],
+        better="higher",
+        parameters=peer,
+    )
     results.write(args.json)
 
 
