@@ -304,6 +304,10 @@ def build_corpus(
         # out_dir once complete, so out_dir never holds a half-built corpus.
         stage.staging.mkdir(parents=True, exist_ok=True)
         stages = corpus_stages(config, stage.staging, work, decontaminator)
+        # Slurm gets the whole chain at once (datatrove's depends=, one job array per stage).
+        # Locally and on Ray each stage runs only after the previous one completed all its
+        # tasks and is checked here: datatrove's depends= there waits forever (it polls every
+        # 2 minutes) on a dependency with a failed task instead of ending the build.
         if config.executor.kind == "local":
             _run_local(stages, work, workers, on_stage)
         elif config.executor.kind == "ray":
