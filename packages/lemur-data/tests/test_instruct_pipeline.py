@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
+from lemur_core.stage import StageBusyError, StageStatus, default_scratch
 from lemur_data.instruct import (
     DecontamSpec,
     EmbedderSpec,
@@ -123,3 +130,53 @@ def test_fixture_build_keeps_the_bytes_of_the_procedural_build(tmp_path: Path) -
         "semantic_duplicate": 7,
     }
     assert manifest.stats["examples"] == 13
+
+
+_RUNNER = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from lemur_data.instruct import InstructConfig, build_instruct\n"
+    "config = InstructConfig.model_validate_json(Path(sys.argv[1]).read_text())\n"
+    "build_instruct(config, Path(sys.argv[2]))\n"
+)
+
+
+def test_a_build_killed_between_sources_resumes_after_its_last_finished_source(
+    tmp_path: Path,
+) -> None:
+    config = fixture_config(tmp_path)
+    # The last source's file is a named pipe: the build blocks opening it, after the first three
+    # sources are finished and staged, until it is killed there.
+    oasst = tmp_path / "oasst.jsonl"
+    rows = oasst.read_bytes()
+    oasst.unlink()
+    os.mkfifo(oasst)
+    (tmp_path / "config.json").write_text(config.model_dump_json())
+    out = tmp_path / "instruct"
+    scratch = default_scratch(out)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RUNNER, str(tmp_path / "config.json"), str(out)],
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not (scratch / "share.done.json").exists():
+            assert proc.poll() is None, "the build ended before it reached the last source"
+            assert time.monotonic() < deadline, "the build never finished its third source"
+            time.sleep(0.05)
+        with pytest.raises(StageBusyError, match=rf"already running \(pid {proc.pid}, since "):
+            build_instruct(config, out)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    staged = {p.name for p in scratch.glob("*.done.json")}
+    assert staged == {"evol.done.json", "orca.done.json", "share.done.json"}
+    # The finished sources are taken from the scratch: their files are not read again.
+    for name in ("evol.jsonl", "orca.jsonl", "share.json"):
+        (tmp_path / name).unlink()
+    oasst.unlink()
+    oasst.write_bytes(rows)
+    resumed = build_instruct(config, out)
+    assert resumed.status is StageStatus.RESUMED  # the dead writer's lock was taken over
+    assert {name: _sha(out / name) for name in _EXPECTED} == _EXPECTED
+    assert not scratch.exists()  # published: the scratch with the staged sources is gone
