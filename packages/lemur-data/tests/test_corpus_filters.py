@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+from datatrove.data import Document
 from lemur_data.corpus.config import CodeFilterConfig, TextFilterConfig
 from lemur_data.corpus.filters import (
+    QualityFilter,
     code_rejection,
+    document_writers,
     exact_key,
     is_data_line,
     normalize_text,
@@ -76,3 +83,55 @@ def test_normalization_and_exact_key_ignore_line_endings_and_trailing_space() ->
     b = normalize_text("def f():\n    return 1\n")
     assert exact_key(a) == exact_key(b)
     assert exact_key(a) != exact_key(normalize_text("def f():\n    return 2\n"))
+
+
+def _doc(doc_id: str, text: str, kind: str) -> Document:
+    return Document(text, doc_id, metadata={"source": kind, "language": "x", "type": kind})
+
+
+def test_quality_filter_writes_its_drops_with_datatrove_and_counts_them(tmp_path: Path) -> None:
+    from datatrove.pipeline.readers import JsonlReader
+
+    docs = [
+        _doc("code/good", GOOD_CODE, "code"),
+        _doc("code/short", "x = 1\n", "code"),
+        _doc("text/good", GOOD_TEXT, "text"),
+        _doc("text/few", "Too few words here.", "text"),
+    ]
+    step = QualityFilter(
+        CodeFilterConfig(), TextFilterConfig(), rejected_dir=str(tmp_path / "rejected")
+    )
+    kept = [d.id for d in step.run(iter(docs), rank=3)]
+    assert kept == ["code/good", "text/good"]
+    reader = JsonlReader(str(tmp_path / "rejected"), compression=None)
+    dropped = {(d.id, d.metadata["filter_reason"]) for d in reader.run()}
+    assert dropped == {("code/short", "too_short"), ("text/few", "too_few_words")}
+    assert (tmp_path / "rejected" / "00003.jsonl").is_file()  # one file per task (rank)
+    stats = step.stats.to_dict()["stats"]  # datatrove's own counters and the manifest's
+    assert stats["dropped_too_short"] == stats["removed/code/too_short"] == 1
+    assert stats["dropped_too_few_words"] == stats["removed/text/too_few_words"] == 1
+
+
+def test_document_writers_leave_an_empty_file_for_a_task_that_kept_nothing(
+    tmp_path: Path,
+) -> None:
+    docs = tmp_path / "docs"
+    for step in document_writers(str(docs)):
+        assert list(step.run(iter([]), rank=1)) == []
+    assert (docs / "00001.jsonl").read_bytes() == (docs / "00001.meta.jsonl").read_bytes() == b""
+    doc = _doc("code/a", GOOD_CODE, "code")
+    doc.metadata["exact_key"] = exact_key(GOOD_CODE)
+    chain: Iterator[Document] = iter([doc])
+    for step in document_writers(str(docs)):
+        chain = step.run(chain, rank=0)
+    assert [d.id for d in chain] == ["code/a"]
+    row = json.loads((docs / "00000.jsonl").read_text())
+    assert row == {
+        "id": "code/a",
+        "source": "code",
+        "language": "x",
+        "type": "code",
+        "text": GOOD_CODE,
+    }
+    meta = json.loads((docs / "00000.meta.jsonl").read_text())
+    assert meta == {"id": "code/a", "exact_key": exact_key(GOOD_CODE)}
