@@ -5,9 +5,14 @@ A fake OpenAI-compatible server on loopback answers every chat completion after 
 is the harness: the runner (batched rounds over live episodes through lemur-agents' loop, the
 request cache, per-episode persistence) versus the upstream harnesses' way (one episode after
 another, one request at a time). It also reports the harness's own overhead: wall time not spent
-waiting on the server, as a share of the runner's wall time.
+waiting on the server, as a share of the runner's wall time, the runner's CPU time per episode
+(which load on the machine does not inflate the way it inflates wall time), the ideal speed-up
+at this concurrency (episodes / ceil(episodes / concurrency) for one-turn episodes) and the
+machine's load average before and after. The runner is timed ``--repeats`` times (fresh run
+directories, the same episodes) and its median is reported; the one-by-one peer runs once
+(it lasts ``episodes x latency``, long enough to average over load).
 
-    uv run python benchmarks/bench_runner_throughput.py [--episodes 64] [--latency 0.05] [--json PATH]
+    uv run python benchmarks/bench_runner_throughput.py [--episodes 256] [--latency 0.05] [--json PATH]
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
+import statistics
 import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -103,9 +110,11 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=256)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3, help="runner timings (median)")
     add_json_option(parser)
     args = parser.parse_args()
     results = Results("bench_runner_throughput", vars(args))
+    start_load = os.getloadavg()
     # The server runs in its own process, as a real one would: its CPU time must not be
     # taken from the harness under measurement (they would share one GIL in a thread).
     ctx = multiprocessing.get_context("spawn")
@@ -122,29 +131,43 @@ def main() -> None:
         seq_dir = Path(tmp) / "seq"
         run_suite("gsm8k", url, seq_dir, tasks_dir=root, concurrency=1, model=model, progress=False)
         seq = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        run_suite(
-            "gsm8k",
-            url,
-            Path(tmp) / "batched",
-            tasks_dir=root,
-            concurrency=args.concurrency,
-            model=model,
-            progress=False,
-        )
-        batched = time.perf_counter() - t0
+        walls, cpus = [], []
+        for i in range(max(1, args.repeats)):
+            t0, c0 = time.perf_counter(), time.process_time()
+            run_suite(
+                "gsm8k",
+                url,
+                Path(tmp) / f"batched-{i}",
+                tasks_dir=root,
+                concurrency=args.concurrency,
+                model=model,
+                progress=False,
+            )
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+        batched = statistics.median(walls)
+        cpu = statistics.median(cpus)
         # Harness overhead: wall time beyond the server's latency on the critical path
         # (rounds = ceil(episodes / concurrency) with one-turn episodes).
         rounds = -(-args.episodes // args.concurrency)
         overhead = max(0.0, batched - rounds * args.latency) / batched
+        ideal = args.episodes / rounds
     server.terminate()
     n = args.episodes
     print(f"episodes: {n}, latency {args.latency * 1000:.0f} ms, concurrency {args.concurrency}")
     print(f"server requests: {requests.value}")
     print(f"sequential (one by one): {seq:.2f} s = {n / seq:.1f} episodes/s")
     print(f"lemur-bench runner:      {batched:.2f} s = {n / batched:.1f} episodes/s")
-    print(f"speed-up over sequential: {seq / batched:.1f}x")
+    print(
+        f"speed-up over sequential: {seq / batched:.1f}x (ideal at this concurrency: {ideal:.1f}x)"
+    )
     print(f"harness overhead (runner wall time not waiting on the model): {100 * overhead:.0f}%")
+    print(f"runner CPU time: {1000 * cpu / n:.2f} ms per episode (median of {len(walls)} runs)")
+    print(
+        f"runner wall times: {', '.join(f'{w:.2f}' for w in walls)} s; load average "
+        f"{' '.join(f'{x:.2f}' for x in start_load)} at start, "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at end ({os.cpu_count()} CPUs)"
+    )
     results.add(
         f"evaluation runner ({n} episodes, {args.latency * 1000:.0f} ms latency, "
         f"concurrency {args.concurrency})",
@@ -152,11 +175,18 @@ def main() -> None:
         ours=n / batched,
         peer="one by one",
         peers=n / seq,
+        note=f"ideal speed-up {ideal:.1f}x at this concurrency; runner: median of {len(walls)} runs",
     )
     results.add(
         "evaluation runner harness overhead",
         metric="share of wall time",
         ours=overhead,
+        better="lower",
+    )
+    results.add(
+        "evaluation runner CPU time per episode",
+        metric="ms/episode",
+        ours=1000 * cpu / n,
         better="lower",
     )
     results.write(args.json)

@@ -60,13 +60,13 @@ def test_three_replicas_one_killed_mid_run_lose_no_episode_and_equal_a_one_repli
     fixtures: Path, one_replica: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     live: list[int] = []
-    play = runner_module.run_episodes
+    play = runner_module._play_episodes
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         live.append(kwargs["max_live_episodes"])
         return play(*args, **kwargs)
 
-    monkeypatch.setattr(runner_module, "run_episodes", spy)
+    monkeypatch.setattr(runner_module, "_play_episodes", spy)
     servers = [_serve(fixtures), _serve(fixtures, FaultPlan(die_after=2)), _serve(fixtures)]
     out = tmp_path / "run"
     spec = _spec(servers)

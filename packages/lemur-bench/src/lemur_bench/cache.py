@@ -57,6 +57,9 @@ class CachedChatModel:
         self._db.execute("CREATE TABLE IF NOT EXISTS completions (key TEXT PRIMARY KEY, text TEXT)")
         self.hits = 0
         self.misses = 0
+        # Per prompt of the last call: the backend's count for a miss, None for a hit (the
+        # backend's own attribute would describe another call's prompts).
+        self.last_completion_tokens: list[int | None] = []
 
     @property
     def name(self) -> str:
@@ -107,7 +110,14 @@ class CachedChatModel:
         missing = [i for i, k in enumerate(keys) if k not in found]
         self.hits += len(keys) - len(missing)
         self.misses += len(missing)
+        self.last_completion_tokens = [None] * len(keys)
         return keys, found, missing
+
+    def _note_tokens(self, missing: list[int]) -> None:
+        counts = getattr(self.inner, "last_completion_tokens", None)
+        if isinstance(counts, list) and len(counts) == len(missing):
+            for i, count in zip(missing, counts, strict=True):
+                self.last_completion_tokens[i] = count if isinstance(count, int) else None
 
     def _merge(
         self,
@@ -143,6 +153,7 @@ class CachedChatModel:
         outs: list[str | ModelError]
         try:
             outs = list(self.inner.generate([conversations[i] for i in missing], params))
+            self._note_tokens(missing)
         except BatchModelError as exc:
             outs = exc.outputs
         except ModelError as exc:
@@ -161,6 +172,7 @@ class CachedChatModel:
         outs: list[str | ModelError]
         try:
             outs = list(await self.inner.agenerate([conversations[i] for i in missing], params))
+            self._note_tokens(missing)  # before anything else awaits
         except BatchModelError as exc:
             outs = exc.outputs
         except ModelError as exc:

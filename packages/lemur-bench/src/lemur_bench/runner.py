@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import gymnasium
-from lemur_agents.loop import EpisodeSpec, LoopConfig, run_episodes
+from lemur_agents.loop import EpisodeSpec, LoopConfig, arun_episodes, run_episodes
+from lemur_agents.models.base import run_sync
 from lemur_agents.models.spec import HFSpec, OpenAISpec, ScriptedSpec, model_identity
 from lemur_core import (
     EVAL_RUN_SCHEMA_VERSION,
@@ -556,6 +557,56 @@ def run_suite(
         writer.release()
 
 
+def _play_episodes(
+    cached: ChatModel,
+    backend: ChatModel,
+    episodes: list[EpisodeSpec],
+    params: GenerationParams,
+    config: LoopConfig,
+    *,
+    on_episode_end: Callable[[EpisodeRecord], None],
+    max_live_episodes: int,
+    should_stop: Callable[[], bool],
+) -> None:
+    """Play ``episodes`` through ``cached`` (``backend`` wrapped in the request cache).
+
+    A backend that serves requests concurrently (an OpenAI-compatible server, which batches
+    them itself) gets lemur-agents' continuous schedule on one event loop: each episode asks
+    for its next turn as soon as its last one is done, instead of every round waiting for its
+    slowest request and then for the harness's work on all of them. Others (a local batched
+    model, a script) play in rounds, one batched call per round.
+    """
+    if not getattr(backend, "serves_concurrently", False):
+        run_episodes(
+            cached,
+            episodes,
+            params,
+            config=config,
+            on_episode_end=on_episode_end,
+            max_live_episodes=max_live_episodes,
+            should_stop=should_stop,
+        )
+        return
+
+    async def play() -> None:
+        try:
+            await arun_episodes(
+                cached,
+                episodes,
+                params,
+                config=config.model_copy(update={"schedule": "continuous"}),
+                on_episode_end=on_episode_end,
+                max_live_episodes=max_live_episodes,
+                should_stop=should_stop,
+            )
+        finally:
+            aclose = getattr(backend, "aclose", None)  # its connections on this loop
+            if callable(aclose):
+                await aclose()
+
+    run_sync(play())
+
+
 def _play(
     out_dir: Path,
     cfg: RunConfig,
@@ -616,11 +667,12 @@ def _play(
 
     try:
         if todo:
-            run_episodes(
+            _play_episodes(
                 cached,
+                model,
                 todo,
                 GenerationParams(max_new_tokens=max_new_tokens),
-                config=LoopConfig(progress=progress, progress_label=label or cfg.model),
+                LoopConfig(progress=progress, progress_label=label or cfg.model),
                 on_episode_end=persist,
                 max_live_episodes=concurrency * replicas,
                 should_stop=guard.tripped,

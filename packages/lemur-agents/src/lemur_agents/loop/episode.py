@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -19,7 +20,8 @@ from lemur_core import (
     TurnRecord,
 )
 
-from lemur_agents.feedback.base import FeedbackRequest
+from lemur_agents.feedback.base import FeedbackRequest, FeedbackResult
+from lemur_agents.loop.context import fit_history
 from lemur_agents.loop.formats import ParsedAction
 from lemur_agents.loop.spec import EpisodeSpec
 
@@ -130,6 +132,63 @@ def start_episode(spec: EpisodeSpec) -> Episode:
     episode.task_text = spec.task_template.format(observation=observation)
     episode.head.append(Message(role=Role.USER, content=episode.task_text))
     return episode
+
+
+def draft_turn(
+    episode: Episode,
+    *,
+    budget: int | None,
+    count: Callable[[Sequence[Message]], int],
+    allow_drop: bool,
+    max_new_tokens: int,
+) -> TurnDraft | None:
+    """The next prompt of ``episode``; ``None`` when it cannot fit (the episode then ends
+    with ``context_limit``)."""
+    fitted = fit_history(
+        episode.head, episode.exchanges, budget=budget, count=count, allow_drop=allow_drop
+    )
+    if fitted is None:
+        episode.end(
+            TerminationReason.CONTEXT_LIMIT,
+            error=f"prompt does not fit {budget} tokens "
+            f"(context window minus max_new_tokens={max_new_tokens})",
+        )
+        return None
+    messages, dropped, tokens = fitted
+    return TurnDraft(tuple(messages), "", tokens, dropped)
+
+
+def apply_output(episode: Episode, draft: TurnDraft, output: str | Exception) -> None:
+    """Put the model's answer (or its failure) into ``draft`` and parse it."""
+    if isinstance(output, Exception):
+        draft.error = f"model failed: {type(output).__name__}: {output}"
+        draft.error_reason = TerminationReason.MODEL_ERROR
+        return
+    draft.raw_output = output
+    parse_reply(episode, draft)
+
+
+def close_turn(episode: Episode, draft: TurnDraft, answer: FeedbackResult | None) -> None:
+    """End the turn: a model error ends the episode; a feedback failure (the env answered,
+    the simulated user could not) ends it unfinished with the reason; else the turn is
+    recorded and the episode goes on or ends by its termination rules."""
+    if draft.error_reason is TerminationReason.MODEL_ERROR:
+        episode.end(TerminationReason.MODEL_ERROR, error=draft.error)
+        return
+    if isinstance(answer, Exception):
+        draft.error = f"feedback model failed: {type(answer).__name__}: {answer}"
+        draft.error_reason = TerminationReason.MODEL_ERROR
+        answer = None
+    finish_turn(episode, draft, answer)
+
+
+def note_completion_tokens(model: object, drafts: Sequence[TurnDraft]) -> None:
+    """Copy the backend's ``last_completion_tokens`` of the call just made (one per prompt)
+    into ``drafts``; read right after the call returns, before anything else awaits."""
+    counts = getattr(model, "last_completion_tokens", None)
+    if isinstance(counts, list) and len(counts) == len(drafts):
+        for draft, count in zip(drafts, counts, strict=True):
+            draft.completion_tokens = count if isinstance(count, int) else None
 
 
 def parse_reply(episode: Episode, draft: TurnDraft) -> None:

@@ -8,9 +8,9 @@ import contextlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
-from lemur_core import ChatModel, EpisodeRecord, GenerationParams, Message, TerminationReason
+from lemur_core import ChatModel, EpisodeRecord, GenerationParams, Message
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -22,23 +22,26 @@ from rich.progress import (
 )
 
 from lemur_agents.feedback.base import FeedbackProvider, FeedbackResult
-from lemur_agents.loop.context import fit_history, token_counter
+from lemur_agents.loop.context import token_counter
 from lemur_agents.loop.episode import (
     Episode,
     TurnDraft,
+    apply_output,
+    close_turn,
+    draft_turn,
     feedback_request,
-    finish_turn,
     needs_feedback,
-    parse_reply,
+    note_completion_tokens,
     start_episode,
     step_env,
     to_record,
 )
 from lemur_agents.loop.spec import EpisodeSpec, LoopConfig
-from lemur_agents.models.base import BatchModelError, ModelEndpointError
+from lemur_agents.models.base import BatchModelError, ModelEndpointError, run_sync
 
 EpisodeCallback = Callable[[EpisodeRecord], None]
 StopCheck = Callable[[], bool]
+T = TypeVar("T")
 
 
 class _Run:
@@ -89,50 +92,43 @@ class _Run:
         still = []
         for index, episode in self.live:
             if episode.done:
-                record = to_record(episode, self.model.name)
-                self.records[index] = record
-                if self.on_episode_end is not None:
-                    self.on_episode_end(record)
+                self.record(index, episode)
             else:
                 still.append((index, episode))
         self.live = still
+
+    def record(self, index: int, episode: Episode) -> None:
+        """Record a finished episode and hand it to ``on_episode_end``."""
+        record = to_record(episode, self.model.name)
+        self.records[index] = record
+        if self.on_episode_end is not None:
+            self.on_episode_end(record)
 
     def prepare(self) -> list[TurnDraft]:
         """Prompts for every live episode; those that cannot fit end with ``context_limit``."""
         drafts = []
         for _, episode in self.live:
-            fitted = fit_history(
-                episode.head,
-                episode.exchanges,
-                budget=self.budget,
-                count=self.count,
-                allow_drop=self.config.drop_oldest_turns,
-            )
-            if fitted is None:
-                episode.end(
-                    TerminationReason.CONTEXT_LIMIT,
-                    error=f"prompt does not fit {self.budget} tokens "
-                    f"(context window minus max_new_tokens={self.params.max_new_tokens})",
-                )
-                continue
-            messages, dropped, tokens = fitted
-            drafts.append(TurnDraft(tuple(messages), "", tokens, dropped))
+            draft = self.draft(episode)
+            if draft is not None:
+                drafts.append(draft)
         self.collect()
         return drafts
 
+    def draft(self, episode: Episode) -> TurnDraft | None:
+        """One episode's next prompt (``None``: it ended with ``context_limit``)."""
+        return draft_turn(
+            episode,
+            budget=self.budget,
+            count=self.count,
+            allow_drop=self.config.drop_oldest_turns,
+            max_new_tokens=self.params.max_new_tokens,
+        )
+
     def apply_completions(self, drafts: list[TurnDraft], outputs: list[str | Exception]) -> None:
         # Backends that know their token usage expose it for the last call (one per prompt).
-        counts = getattr(self.model, "last_completion_tokens", None)
-        if isinstance(counts, list) and len(counts) == len(drafts):
-            for draft, count in zip(drafts, counts, strict=True):
-                draft.completion_tokens = count if isinstance(count, int) else None
+        note_completion_tokens(self.model, drafts)
         for (_, episode), draft, output in zip(self.live, drafts, outputs, strict=True):
-            if isinstance(output, Exception):
-                draft.error = f"model failed: {type(output).__name__}: {output}"
-                draft.error_reason = TerminationReason.MODEL_ERROR
-                continue
-            draft.raw_output = output
-            parse_reply(episode, draft)
+            apply_output(episode, draft, output)
 
     def feedback_groups(self, drafts: list[TurnDraft]) -> list[tuple[FeedbackProvider, list[int]]]:
         groups: dict[int, tuple[FeedbackProvider, list[int]]] = {}
@@ -144,17 +140,7 @@ class _Run:
 
     def finish(self, drafts: list[TurnDraft], feedback: dict[int, FeedbackResult]) -> None:
         for i, ((_, episode), draft) in enumerate(zip(self.live, drafts, strict=True)):
-            if draft.error_reason is TerminationReason.MODEL_ERROR:
-                episode.end(TerminationReason.MODEL_ERROR, error=draft.error)
-                continue
-            answer = feedback.get(i)
-            if isinstance(answer, Exception):
-                # The turn happened (the env answered); the simulated user could not reply,
-                # so this episode ends unfinished, with the reason, and the others go on.
-                draft.error = f"feedback model failed: {type(answer).__name__}: {answer}"
-                draft.error_reason = TerminationReason.MODEL_ERROR
-                answer = None
-            finish_turn(episode, draft, answer)
+            close_turn(episode, draft, feedback.get(i))
         self.collect()
 
     def abandon_live(self) -> None:
@@ -259,6 +245,18 @@ def run_episodes(
     When ``should_stop()`` turns true (checked before each round) the run ends early: live
     episodes are closed without a record, and only the finished episodes' records return.
     """
+    if config is not None and config.schedule == "continuous":
+        return run_sync(
+            arun_episodes(
+                model,
+                episodes,
+                params,
+                config=config,
+                on_episode_end=on_episode_end,
+                max_live_episodes=max_live_episodes,
+                should_stop=should_stop,
+            )
+        )
     run = _Run(
         model, episodes, params or GenerationParams(), config or LoopConfig(), on_episode_end
     )
@@ -328,8 +326,8 @@ async def arun_episodes(
     # an asyncio loop and cannot be driven from another thread than the one that made it.
     env_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lemur-envs")
 
-    async def in_env_thread(fn: Callable[..., None], *args: Any) -> None:
-        await loop.run_in_executor(env_thread, fn, *args)
+    async def in_env_thread(fn: Callable[..., T], *args: Any) -> T:
+        return await loop.run_in_executor(env_thread, fn, *args)
 
     async def step(episode: Episode, draft: TurnDraft) -> None:
         env = episode.env.unwrapped if episode.env is not None else None
@@ -346,6 +344,21 @@ async def arun_episodes(
                 if progress
                 else None
             )
+            if run.config.schedule == "continuous":
+                from lemur_agents.loop.continuous import play_continuously
+
+                def on_progress() -> None:
+                    if progress is not None and task is not None:
+                        progress.update(task, completed=len(run.records), stats=run.stats())
+
+                await play_continuously(
+                    run,
+                    max_live_episodes=max_live_episodes,
+                    should_stop=should_stop,
+                    in_env_thread=in_env_thread,
+                    step=step,
+                    on_progress=on_progress,
+                )
             while run.pending or run.live:
                 if should_stop is not None and should_stop():
                     break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 from lemur_core import Message
@@ -82,6 +82,12 @@ class LoopConfig(BaseModel):
     max_history_tokens: int | None = Field(default=None, ge=16)
     drop_oldest_turns: bool = True
     max_parallel_env_steps: int = Field(default=8, ge=1, description="async loop only")
+    schedule: Literal["rounds", "continuous"] = Field(
+        default="rounds",
+        description="rounds: one batched model call per round over every live episode (local "
+        "batched backends); continuous: each episode requests its next turn as soon as its "
+        "last one is done (servers that batch themselves: OpenAI-compatible endpoints)",
+    )
     progress: bool = False
     progress_label: str | None = Field(
         default=None, description="the progress bar's title (a run's label, not its raw spec)"

@@ -2,7 +2,9 @@
 
 Several OpenAI-compatible servers (vLLM replicas) that serve the same model are one model to a
 run: each request goes to the live replica with the fewest requests outstanding (ties to the
-one listed first), at most ``per_replica`` in flight on each. A replica whose request failed in
+one sent the fewest so far, then to the one listed first: requests that come one at a time, as
+the episode loop's continuous schedule sends them, still spread over every replica), at most
+``per_replica`` in flight on each. A replica whose request failed in
 a way a retry might fix (refused, reset, timed out, 5xx, 429, a 200 that is not a completion)
 cools down — it gets no requests for ``cooldown`` seconds, doubling with each failure in a row up
 to ``max_cooldown`` — and then takes one probing request at a time until one succeeds. When no
@@ -72,7 +74,9 @@ class ReplicaPool:
             now = self.clock()
             room = [r for r in self.replicas if r.outstanding < self.per_replica]
             choice = min(
-                (r for r in room if self._healthy(r)), key=lambda r: r.outstanding, default=None
+                (r for r in room if self._healthy(r)),
+                key=lambda r: (r.outstanding, r.sent),
+                default=None,
             )
             if choice is None:
                 # A cooled-down replica is probed by one request at a time.
