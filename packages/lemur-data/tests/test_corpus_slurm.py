@@ -77,7 +77,9 @@ def test_the_small_corpus_through_slurm_is_byte_identical_to_local(
     build_corpus(_on_slurm(config, PARTITION, venv_path=_venv()), out)
     print(f"slurm build: {time.monotonic() - started:.0f} s")
     assert tree_sha256(out) == tree_sha256(local)
-    assert read_manifest(out).stats == read_manifest(local).stats
+    slurm_stats, local_stats = read_manifest(out).stats, read_manifest(local).stats
+    assert slurm_stats.pop("executor") == "slurm" and local_stats.pop("executor") == "local"
+    assert slurm_stats == local_stats
 
 
 def _squeue() -> list[tuple[str, str, str]]:
