@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,7 +91,9 @@ def test_report_has_paper_tables_one_row_per_model_and_the_figures(tmp_path: Pat
     md = (tmp_path / "report" / "report.md").read_text()
     for title in ("Table 3", "Table 4", "Table 5", "Table 6", "Table 7"):
         assert title in md
-    assert "| lemur-tiny | 50.0 |" in md and "| smollm2 | 50.0 |" in md  # MMLU column first
+    # MMLU column first; each cell with its CI half-width and n (1 of 2 solved)
+    assert re.search(r"\| lemur-tiny \| 50\.0 ±\d+\.\d \(n=2\) \|", md)
+    assert re.search(r"\| smollm2 \| 50\.0 ±\d+\.\d \(n=2\) \|", md)
     # Reference rows carry their source, and the source is spelled out under the table.
     assert (
         "| Lemur-70B-Chat [Xu et al. 2024, Table 3] | 65.3 | 61.9 | 66.3 | – | 61.0 | 55.5 |" in md

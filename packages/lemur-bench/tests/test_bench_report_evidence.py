@@ -76,7 +76,7 @@ def test_error_dominated_cells_are_marked_and_every_cell_has_n_ci_and_terminatio
     assert not error_dominated(summary["tasks"]["mmlu"])
     tables = {t.key: t for t in build_tables([summary])}
     table4 = to_markdown(tables["table4"])
-    assert f"| m | 0.0{ERROR_MARK} |" in table4 and "model_error or env_error" in table4
+    assert f"| m | 0.0 ±0.0 (n=4){ERROR_MARK} |" in table4 and "model_error or env_error" in table4
     evidence = to_markdown(tables["evidence"])
     assert re.search(
         r"\| m \| mint-gsm8k \| 4 \| 0\.0† \| \[0\.0, 0\.0\] \| model_error 3, max_turns 1 \|",
@@ -144,3 +144,18 @@ def test_fig4_axes_are_whole_turns_and_the_full_percent_range(
     assert plots.plot_success_by_turn([summary], "intercode-sql", tmp_path / "f.png")
     assert seen["ylim"] == (0.0, 100.0)
     assert seen["xticks"] == [1.0, 2.0, 3.0]
+
+
+def test_paper_table_cells_carry_their_ci_and_n_as_the_summary_gives_them() -> None:
+    from lemur_bench.report.tables import CELL_NOTE
+
+    task = {"n": 80, "rate": 0.4125, "ci95": [0.30, 0.5125], "terminations": {"solved": 33}}
+    summary = {"model": "m", "tasks": {"mmlu": task, "humaneval": {**task, "n": 1}}}
+    table3 = next(t for t in build_tables([summary]) if t.key == "table3")
+    row = dict(zip(table3.header, table3.rows[0], strict=True))
+    assert row["MMLU"] == "41.2 ±10.6 (n=80)"  # half of [30.0, 51.2]
+    assert row["HumanEval"].endswith("(n=1)")  # a 1-of-1 cell says so
+    assert row["BBH"] == "–"  # not run: no n to show
+    assert CELL_NOTE in table3.notes
+    md = to_markdown(table3)
+    assert "| m | 41.2 ±10.6 (n=80) |" in md

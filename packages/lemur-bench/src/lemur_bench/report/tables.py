@@ -11,7 +11,8 @@ leaderboard rows, labelled as such).
 * Table 7 — exploration (InterCode-CTF, WebArena, ALFWorld);
 * Fig. 5 — WebArena by action representation (symbolic vs Python call), as a table.
 
-A cell is the success rate in percent; ``–`` means the run did not include that task; a ``†``
+A cell is the success rate in percent with ``±`` half its 95% CI and its n (``41.2 ±4.1
+(n=80)``); ``–`` means the run did not include that task; a ``†``
 marks a cell where most episodes ended in ``model_error`` or ``env_error`` (a failure of the
 setup, not a measured rate). The evidence table gives every run's cells with their n, 95% CI and
 how the episodes ended.
@@ -134,10 +135,30 @@ def error_dominated(task: dict[str, Any] | None) -> bool:
     return total > 0 and 2 * errors > total
 
 
-def _task_cell(task: dict[str, Any] | None) -> str:
+def _rate_cell(task: dict[str, Any] | None) -> str:
     """A task's rate in percent, marked when errors dominate it."""
     cell = _pct((task or {}).get("rate"))
     return cell + ERROR_MARK if error_dominated(task) else cell
+
+
+def _task_cell(task: dict[str, Any] | None) -> str:
+    """A paper-table cell: the rate, ``±`` half the width of its 95% CI and the episodes it
+    rests on (``41.2 ±4.1 (n=80)``), so a 1-of-1 "100.0" cannot pass for a measurement;
+    marked when errors dominate it. ``–`` when the run did not include the task."""
+    if not task or task.get("rate") is None:
+        return _rate_cell(task)
+    lo, hi = (task.get("ci95") or [None, None])[:2]
+    spread = "" if lo is None or hi is None else f" ±{50 * (float(hi) - float(lo)):.1f}"
+    n = task.get("n")
+    count = "" if n is None else f" (n={int(n)})"
+    return f"{_pct(task['rate'])}{spread}{count}" + (ERROR_MARK if error_dominated(task) else "")
+
+
+#: The note under every table whose cells carry a CI and an n.
+CELL_NOTE = (
+    "Cells: success % ±half the width of its 95% CI (percentile bootstrap) and the number of "
+    "episodes (n); averages are means of the task rates."
+)
 
 
 def _mark_note(rows: list[list[str]], notes: list[str]) -> list[str]:
@@ -154,7 +175,7 @@ def evidence_table(summaries: list[dict[str, Any]]) -> Table:
             ci = "–" if lo is None or hi is None else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
             ends = t.get("terminations") or {}
             ended = ", ".join(f"{k} {v}" for k, v in sorted(ends.items(), key=lambda kv: -kv[1]))
-            rows.append([run_label(s), name, str(t.get("n", 0)), _task_cell(t), ci, ended or "–"])
+            rows.append([run_label(s), name, str(t.get("n", 0)), _rate_cell(t), ci, ended or "–"])
     notes = ["95% CI: percentile bootstrap of the success rate over the n episodes of the cell."]
     title = "Evidence — n, CI and terminations per cell"
     return Table("evidence", title, header, rows, _mark_note(rows, notes))
@@ -245,7 +266,11 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
             "Table 3 — foundational abilities (text and code)",
             header,
             *_with_refs(
-                ref, "table3", header, rows, _mark_note(rows, ["Greedy decoding; pass@1 for code."])
+                ref,
+                "table3",
+                header,
+                rows,
+                _mark_note(rows, ["Greedy decoding; pass@1 for code.", CELL_NOTE]),
             ),
         )
     )
@@ -271,7 +296,12 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
                 cells.append(_pct(s.get("micro_average", {}).get(suite.value)))
             rows.append([run_label(s), *cells])
         out.append(
-            Table(key, title, header, *_with_refs(ref, key, header, rows, _mark_note(rows, [])))
+            Table(
+                key,
+                title,
+                header,
+                *_with_refs(ref, key, header, rows, _mark_note(rows, [CELL_NOTE] if rows else [])),
+            )
         )
     out.insert(3, _table6(ref, summaries))
     out.insert(4, _table6_tasks(ref, summaries))
@@ -381,20 +411,20 @@ def _table6_tasks(ref: PaperReference, summaries: list[dict[str, Any]]) -> Table
 def _fig5(ref: PaperReference, summaries: list[dict[str, Any]]) -> Table:
     """Fig. 5's numbers: WebArena success per model with symbolic and Python-call actions."""
     header = ["Model", "Symbolic", "Python call"]
-    by_model: dict[str, dict[str, float | None]] = {}
+    by_model: dict[str, dict[str, dict[str, Any]]] = {}
     for s in summaries:
         if "webarena" in s["tasks"]:
             rep = str(s.get("representation", "python"))
-            by_model.setdefault(str(s["model"]), {})[rep] = s["tasks"]["webarena"].get("rate")
+            by_model.setdefault(str(s["model"]), {})[rep] = s["tasks"]["webarena"]
     rows = [
-        [model, _pct(reps.get("symbolic")), _pct(reps.get("python"))]
+        [model, _task_cell(reps.get("symbolic")), _task_cell(reps.get("python"))]
         for model, reps in by_model.items()
     ]
     return Table(
         "fig5",
         "Fig. 5 — WebArena success by action representation",
         header,
-        *_with_refs(ref, "fig5", header, rows, []),
+        *_with_refs(ref, "fig5", header, rows, _mark_note(rows, [CELL_NOTE] if rows else [])),
     )
 
 
