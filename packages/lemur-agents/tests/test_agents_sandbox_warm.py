@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -206,3 +208,38 @@ def test_finished_calls_leave_no_cgroup_behind(boxes: tuple[Sandbox, Sandbox]) -
         time.sleep(0.05)
     assert len(left) <= 2, [(p.name, (p / "cgroup.procs").read_text().split()) for p in left]
     assert warm.zygote_pid() == zygote
+
+
+def test_a_low_open_file_limit_still_starts_calls() -> None:
+    # The jail's own descriptors count against the call's RLIMIT_NOFILE (16 is the least
+    # SandboxLimits allows): warm and cold calls must still start, with the stdio only open.
+    limits = SandboxLimits(max_open_files=16, wall_seconds=10)
+    for warm_start in (True, False):
+        with Sandbox(limits, warm=warm_start) as box:
+            work = box.scratch_dir()
+            for _ in range(3):
+                # _run_once: one attempt, and whether a warm jail failed (run() would retry cold)
+                result, jail_failed = box._run_once(
+                    "echo ok; ls /proc/self/fd | wc -l", work, None, 10.0, None, warm=warm_start
+                )
+                assert (result.exit_code, result.stdout, result.stderr) == (0, "ok\n4\n", "")
+                assert not jail_failed
+
+
+def test_a_working_directory_outside_the_temporary_directories(
+    boxes: tuple[Sandbox, Sandbox],
+) -> None:
+    # Spares keep a way in only below the temporary directories (where scratch_dir makes
+    # them); a call elsewhere under a cover gets a jail built for it, the same as cold.
+    hot, cold = boxes
+    work = Path(tempfile.mkdtemp(prefix="lemur-warm-work-", dir=Path(__file__).parent))
+    try:
+        probe = "pwd; echo hi > mine && cat mine; ls .. | wc -l"
+        a, jail_failed = hot._run_once(probe, work, None, 10.0, None, warm=True)
+        b = cold.run(probe, cwd=work)
+        assert not jail_failed
+        assert a.ok and (a.stdout, a.stderr) == (b.stdout, b.stderr), (a, b)
+        assert a.stdout == f"{work}\nhi\n1\n"  # only itself in the covered parent
+        assert _mounts(hot, work) == _mounts(cold, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

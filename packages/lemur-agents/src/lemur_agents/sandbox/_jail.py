@@ -175,13 +175,14 @@ def libc_mount():  # type: ignore[no-untyped-def]
     return mount
 
 
-def prepare(mount, hidden, keep, secrets, program):  # type: ignore[no-untyped-def]
+def prepare(mount, hidden, keep, secrets, program, reach):  # type: ignore[no-untyped-def]
     """Every mount of the jail that does not depend on the working directory.
 
     Covers ``hidden`` (re-exposing ``keep``, the Python installation and ``program``'s), masks
     ``secrets``, makes the tree read-only and mounts the private ``/dev/shm``. Returns what
-    :func:`attach` needs: an ``O_PATH`` descriptor of each covered directory, opened before
-    its cover (the working directory is bound from there), whether the tree is read-only
+    :func:`attach` needs: an ``O_PATH`` descriptor, opened before its cover, of each covered
+    directory of ``reach`` (a working directory below one is bound from there; one descriptor
+    per covered directory would not fit a low RLIMIT_NOFILE), whether the tree is read-only
     already, and what :func:`intact` checks. ``program`` is the resolved path of the command
     the jail runs (or ``None``): its installation stays visible. The warm zygote prepares a
     jail ahead of its call; this script prepares and attaches at once: both build the same
@@ -193,22 +194,24 @@ def prepare(mount, hidden, keep, secrets, program):  # type: ignore[no-untyped-d
         # resolved (the interpreter it links to).
         keep.append(os.path.dirname(os.path.dirname(os.path.abspath(program))))
         keep.append(os.path.dirname(os.path.dirname(os.path.realpath(program))))
-    tops = {}
+    covered = []
     for top in hidden:
-        if os.path.isdir(top) and top not in keep and top != "/" and top not in tops:
-            tops[top] = os.open(top, os.O_PATH | os.O_DIRECTORY)
-    _hide(mount, [t for t in hidden if t in tops], keep)
+        if os.path.isdir(top) and top not in keep and top != "/" and top not in covered:
+            covered.append(top)
+    fds = {top: os.open(top, os.O_PATH | os.O_DIRECTORY) for top in covered if top in reach}
+    _hide(mount, covered, keep)
     _mask(mount, secrets)
     readonly = _readonly_tree()
     shm = "/dev/shm" in hidden and os.path.isdir("/dev/shm")
     if readonly and shm:
         _private_shm(mount)
     return {
-        "tops": tops,
+        "covered": covered,
+        "fds": fds,
         "readonly": readonly,
         "shm": shm,
         "secrets": secrets,
-        "seen": _state(list(tops), secrets),
+        "seen": _state(covered, secrets),
     }
 
 
@@ -237,7 +240,7 @@ def intact(jail):  # type: ignore[no-untyped-def]
 
     A host file that was replaced meanwhile (unlink and link, rename) takes its mask with it,
     and a secret that appeared is not masked yet: the caller then builds a fresh jail."""
-    return _state(list(jail["tops"]), jail["secrets"]) == jail["seen"]
+    return _state(jail["covered"], jail["secrets"]) == jail["seen"]
 
 
 def _make_target(work, owner, readonly):  # type: ignore[no-untyped-def]
@@ -259,25 +262,39 @@ def _make_target(work, owner, readonly):  # type: ignore[no-untyped-def]
             _fail(f"cannot make {owner} read-only again: errno {ctypes.get_errno()}")
 
 
+def owner(covered, work):  # type: ignore[no-untyped-def]
+    """The innermost of the ``covered`` directories that holds ``work`` (or is it), or None."""
+    found = None
+    for top in covered:
+        if (work == top or work.startswith(top + "/")) and (found is None or len(top) > len(found)):
+            found = top
+    return found
+
+
+def reachable(jail, work):  # type: ignore[no-untyped-def]
+    """Whether :func:`attach` can bind ``work`` into this prepared jail."""
+    top = owner(jail["covered"], work)
+    return top is None or top in jail["fds"]
+
+
 def attach(mount, jail, work):  # type: ignore[no-untyped-def]
     """The call's own part of the jail: WORK, the only writable directory, then ``chdir``.
 
     WORK is bound from the real directory (through its covered parent's descriptor when a
     cover hides it), so it is the same directory the host made, whatever the cover shows."""
-    owner = None
-    for top in jail["tops"]:
-        if (work == top or work.startswith(top + "/")) and (owner is None or len(top) > len(owner)):
-            owner = top
+    top = owner(jail["covered"], work)
     source = work
-    if owner is not None:
-        source = f"/proc/self/fd/{jail['tops'][owner]}"
-        if work != owner:
-            source += work[len(owner) :]
+    if top is not None:
+        if top not in jail["fds"]:
+            _fail(f"cannot reach {work} under the cover of {top}")
+        source = f"/proc/self/fd/{jail['fds'][top]}"
+        if work != top:
+            source += work[len(top) :]
     if not os.path.isdir(work):
-        _make_target(work, owner, jail["readonly"])
+        _make_target(work, top, jail["readonly"])
     if mount(source.encode(), work.encode(), None, MS_BIND | MS_REC, None) != 0:
         _fail(f"cannot bind {work}: errno {ctypes.get_errno()}")
-    for fd in jail["tops"].values():
+    for fd in jail["fds"].values():
         os.close(fd)
     if jail["readonly"]:
         if _mount_setattr(work, False, _MountAttr(attr_clr=MOUNT_ATTR_RDONLY)) != 0:
@@ -293,7 +310,8 @@ def attach(mount, jail, work):  # type: ignore[no-untyped-def]
 
 def build(mount, work, hidden, keep, secrets, program):  # type: ignore[no-untyped-def]
     """Every mount of the jail (see the module docstring), then ``chdir(work)``."""
-    attach(mount, prepare(mount, hidden, keep, secrets, program), work)
+    reach = [top for top in hidden if work == top or work.startswith(top + "/")]
+    attach(mount, prepare(mount, hidden, keep, secrets, program, reach), work)
 
 
 def restore_signals():  # type: ignore[no-untyped-def]

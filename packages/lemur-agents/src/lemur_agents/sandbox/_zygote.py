@@ -81,6 +81,7 @@ _TEMPLATE = (
     "rlimits",
     "uid",
     "pids_max",
+    "reach",
 )
 _TOOK, _BOUNCE = b"T", b"B"  # a spare's messages to the zygote: type, holder pid, payload
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -258,7 +259,7 @@ class _Spare:
         if self.call is not None:
             with contextlib.suppress(OSError):
                 os.write(self.call.fds[2], f"sandbox jail: {message}\n".encode())
-            reply = socket.socket(fileno=os.dup(self.call.fds[3]))
+            reply = socket.socket(fileno=self.call.fds[3])
             _send(reply, {"code": 125, "cpu": 0.0, "jail_error": message})
         os._exit(125 if self.call is not None else 3)
 
@@ -379,7 +380,12 @@ def _init(spare, mount, pid_r):  # type: ignore[no-untyped-def]
     # The same strings, split the same way, as the cold jail's command line.
     hidden, keep = _jail.split(template["hide"]), _jail.split(template["keep"])
     secrets = [p for p in template["secrets"].split("\n") if p]
-    jail = _jail.prepare(mount, hidden, keep, secrets, program)
+    if spare.call is not None:
+        work = spare.call.request["work"]
+        reach = [top for top in hidden if work == top or work.startswith(top + "/")]
+    else:
+        reach = _jail.split(template["reach"])  # where working directories are made
+    jail = _jail.prepare(mount, hidden, keep, secrets, program, reach)
     if template["nocaps"]:
         # The bounding and inheritable sets and no_new_privs, which the program inherits:
         # this init keeps its own capabilities (so the program cannot trace it) and needs
@@ -391,7 +397,12 @@ def _init(spare, mount, pid_r):  # type: ignore[no-untyped-def]
         spare.call = call = _take(spare)
         if call is None:
             os._exit(0)
-        if not call.valid or call.template != template or not _jail.intact(jail):
+        if (
+            not call.valid
+            or call.template != template
+            or not _jail.reachable(jail, call.request["work"])
+            or not _jail.intact(jail)
+        ):
             # Prepared for other settings, or a cover went meanwhile: the zygote starts a
             # spare that builds this call's jail now.
             _tell(spare, _BOUNCE, call.data, call.fds)

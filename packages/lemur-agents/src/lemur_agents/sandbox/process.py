@@ -26,6 +26,7 @@ from lemur_agents.sandbox.isolation import (
     jail_args,
     jail_program,
     sandbox_uid,
+    temp_roots,
     wrap_argv,
 )
 from lemur_agents.sandbox.limits import SandboxLimits
@@ -353,6 +354,8 @@ class Sandbox:
             "uid": self._uid,
             # The same cap as a cold call's cgroup (see _call_cgroup).
             "pids_max": self.limits.max_processes + 3,
+            # Where spares keep a way in to bind a working directory (scratch_dir makes them).
+            "reach": ":".join(temp_roots()),
         }
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
