@@ -83,6 +83,7 @@ _TEMPLATE = (
     "pids_max",
     "reach",
 )
+_NOT_AHEAD = 4  # a spare's exit status: jails cannot be prepared ahead on this kernel
 _TOOK, _BOUNCE = b"T", b"B"  # a spare's messages to the zygote: type, holder pid, payload
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -349,7 +350,7 @@ def _holder(spare):  # type: ignore[no-untyped-def]
     # after the call has reported.
     while True:
         try:
-            os.waitpid(init, 0)
+            status = os.waitpid(init, 0)[1]
             break
         except InterruptedError:
             continue
@@ -357,7 +358,7 @@ def _holder(spare):  # type: ignore[no-untyped-def]
     watch.register(spare.life, select.POLLIN)
     if watch.poll(0):
         spare.leave()  # the zygote is gone: remove the cgroup here
-    os._exit(0)
+    os._exit(_NOT_AHEAD if os.waitstatus_to_exitcode(status) == _NOT_AHEAD else 0)
 
 
 def _init(spare, mount, pid_r):  # type: ignore[no-untyped-def]
@@ -393,7 +394,7 @@ def _init(spare, mount, pid_r):  # type: ignore[no-untyped-def]
         _drop_capabilities(spare.last_cap)
     if spare.call is None:
         if not jail["readonly"]:
-            os._exit(3)  # no mount_setattr(2): the read-only pass must follow the call's bind
+            os._exit(_NOT_AHEAD)  # no mount_setattr(2): the read-only pass follows the bind
         spare.call = call = _take(spare)
         if call is None:
             os._exit(0)
@@ -521,6 +522,7 @@ class _Zygote:
         self.children = {}  # pidfd -> (pid, cgroup)
         self.spares = set()  # holders that have not taken a request yet
         self.template = None  # what new spares prepare (see the module docstring)
+        self.ahead = True  # False once a spare found it cannot prepare before its call
         self.leftover = []  # cgroups still busy, with the attempts made
         self.unused_deaths = 0
         self.missing = 0  # spares that could not be forked yet (retried on the next tick)
@@ -563,7 +565,7 @@ class _Zygote:
         if self.cgroup_root:
             name = f"{self.prefix}z{os.getpid()}-{os.urandom(6).hex()}"
             cgroup = os.path.join(self.cgroup_root, name)  # made by the spare itself
-        template = call.template if call is not None else self.template
+        template = call.template if call is not None else self.template if self.ahead else None
         pid = os.fork()
         if pid == 0:
             try:
@@ -610,9 +612,11 @@ class _Zygote:
         pid, cgroup = self.children.pop(pidfd)
         self.poll.unregister(pidfd)
         os.close(pidfd)
-        os.waitpid(pid, 0)
+        status = os.waitpid(pid, 0)[1]
         if cgroup is not None and not _remove_cgroup(cgroup):
             self.leftover.append([cgroup, 0])
+        if os.waitstatus_to_exitcode(status) == _NOT_AHEAD:
+            self.ahead = False  # this kernel cannot prepare a jail before its call
         if pid in self.spares:  # died before taking a request
             self.spares.discard(pid)
             self.unused_deaths += 1

@@ -24,7 +24,8 @@ Layers, strongest first, each used only when a probe shows it works here:
 * ``secrets-hidden``: every file or directory under ``/etc``, ``/var``, ``/run`` and ``/boot`` that an ordinary user could not read (``/etc/shadow``,
   private keys, databases) is covered by ``/dev/null`` or an empty tmpfs: the namespace's root
   is the caller's uid, which as root could read them all (found once per process, see
-  :func:`host_secrets`);
+  :func:`host_secrets`); a directory mostly of such files is covered whole, its public entries
+  re-exposed (see :func:`dense_secrets`);
 * ``nocaps``: ``setpriv(1)`` empties the capability bounding set before the program starts,
   so the namespace-root cannot undo the read-only remounts;
 * ``rlimits``: always (``prlimit(1)`` or ``setrlimit`` in the child), plus a new session whose
