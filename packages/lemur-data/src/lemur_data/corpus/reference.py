@@ -116,7 +116,7 @@ class _TrainCounts:
     unigram: np.ndarray  # int64 [V]: c(w) as a target
     context: np.ndarray  # int64 [V]: c(v) as a context
     pair: np.ndarray  # int64 [len(test_keys)]: c(v, w) of each distinct held-out pair
-    followers: np.ndarray  # int64 [V]: T(v), filled for the held-out contexts only
+    followers: np.ndarray  # int64 [held-out contexts]: T(v) of each, in context order
     tokens: int
 
 
@@ -125,47 +125,53 @@ def _count_training(
     indices: np.ndarray,
     vocab_size: int,
     test_keys: np.ndarray,
-    test_contexts: np.ndarray,
+    local: np.ndarray,
+    contexts: int,
     chunk: int,
 ) -> _TrainCounts:
     """Stream the training rows ``chunk`` at a time into :class:`_TrainCounts`.
 
-    ``test_keys`` are the sorted distinct held-out pair keys ``v * V + w``; ``test_contexts`` a
-    ``[V]`` mask of the held-out contexts. Per chunk, the keys whose context is a held-out one
-    (every held-out pair among them) are sorted once: their runs give the chunk's pair counts,
-    looked up for the held-out keys, and its distinct keys, merged into one sorted run whose
-    size is bounded by the distinct pairs, not the tokens."""
+    Pairs are keyed ``local[v] * V + w``, ``local`` numbering the ``contexts`` held-out contexts
+    (-1 for the others), in ``test_keys``' dtype (uint32 whenever that key space fits: half the
+    memory); ``test_keys`` are the sorted distinct held-out pair keys. Per chunk, the keys of
+    held-out contexts (every held-out pair among them) are sorted once: their runs give the
+    chunk's pair counts, looked up for the held-out keys, and its distinct keys, of which the
+    new ones are inserted into one sorted run bounded by the distinct pairs, not the tokens."""
     unigram = np.zeros(vocab_size, np.int64)
     context = np.zeros(vocab_size, np.int64)
     pair = np.zeros(len(test_keys), np.int64)
-    seen = np.zeros(0, np.int64)  # sorted distinct keys whose context is a held-out context
+    seen = np.zeros(0, test_keys.dtype)  # sorted distinct keys of the held-out contexts
     tokens = 0
     for i in range(0, len(indices), chunk):
         part = targets_of(*read(indices[i : i + chunk]))
         tokens += len(part.target)
         unigram += np.bincount(part.target, minlength=vocab_size)
         context += np.bincount(part.context, minlength=vocab_size)
-        keep = test_contexts[part.context]
-        keys = np.sort(part.context[keep] * vocab_size + part.target[keep])
-        del part, keep
+        slot = local[part.context]
+        keep = slot >= 0
+        keys = np.sort((slot[keep] * vocab_size + part.target[keep]).astype(test_keys.dtype))
+        del part, slot, keep
         if len(keys) == 0:
             continue
         starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
         distinct = keys[starts]
         counts = np.diff(np.append(starts, len(keys)))
+        del keys, starts
         where = np.minimum(np.searchsorted(distinct, test_keys), len(distinct) - 1)
         hit = distinct[where] == test_keys
         pair[hit] += counts[where[hit]]
-        seen = _distinct(np.concatenate([seen, distinct]))
-    followers = np.bincount(seen // vocab_size, minlength=vocab_size).astype(np.int64)
-    return _TrainCounts(unigram, context, pair, followers, tokens)
+        at = np.searchsorted(seen, distinct)
+        new = at >= len(seen)
+        new[~new] = seen[at[~new]] != distinct[~new]
+        seen = np.insert(seen, at[new], distinct[new])  # one copy, still sorted
+    followers = np.bincount((seen // vocab_size).astype(np.int64), minlength=contexts)
+    return _TrainCounts(unigram, context, pair, followers.astype(np.int64), tokens)
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
-    """The sorted distinct values (``np.unique`` by a stable sort: numpy 2's hash-based unique
-    was ~10x slower on millions of int64 keys, and a stable sort of two sorted runs is a
-    linear merge, timsort's best case)."""
-    ordered = np.sort(values, kind="stable")
+    """The sorted distinct values (``np.unique`` by a sort: numpy 2's hash-based unique was ~10x
+    slower on millions of int64 keys)."""
+    ordered = np.sort(values)
     keep = np.ones(len(ordered), bool)
     keep[1:] = ordered[1:] != ordered[:-1]
     return ordered[keep]
@@ -204,17 +210,20 @@ def reference_stats(
         return out
     counted = np.sort(order[k : k + MAX_COUNTED_ROWS])
     test = _gather(read, held, chunk)
-    keys = test.context * vocab_size + test.target
+    contexts = _distinct(test.context)
+    local = np.full(vocab_size, -1, np.int64)
+    local[contexts] = np.arange(len(contexts))
+    dtype = np.uint32 if len(contexts) * vocab_size <= 2**32 else np.uint64
+    keys = (local[test.context] * vocab_size + test.target).astype(dtype)
     test_keys = _distinct(keys)
-    test_contexts = np.zeros(vocab_size, bool)
-    test_contexts[test.context] = True
-    train = _count_training(read, counted, vocab_size, test_keys, test_contexts, chunk)
+    train = _count_training(read, counted, vocab_size, test_keys, local, len(contexts), chunk)
     if train.tokens == 0 or len(test.target) == 0:
         return out
     uni = train.unigram.astype(np.float64)
     p_uni = (uni + 1.0) / (uni.sum() + vocab_size)
     context_total = train.context.astype(np.float64)
-    followers = train.followers.astype(np.float64)
+    followers = np.zeros(vocab_size, np.float64)
+    followers[contexts] = train.followers
     c_vw = train.pair[np.searchsorted(test_keys, keys)].astype(np.float64)
     c_v, t_v = context_total[test.context], followers[test.context]
     p1 = p_uni[test.target]
