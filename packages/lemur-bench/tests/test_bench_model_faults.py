@@ -21,6 +21,7 @@ from lemur_agents.models.loopback_server import FaultPlan, LoopbackServer
 from lemur_bench import read_episodes, run_suite
 from lemur_bench.cli import app
 from lemur_bench.fixtures import SCRIPT_NAME
+from lemur_bench.run_dir import staging_dir
 from lemur_bench.runner import RunIncompleteError
 from lemur_core import EpisodeRecord, Role, StaleArtifactError, TerminationReason
 from lemur_core.stage import StageBusyError
@@ -122,12 +123,13 @@ def test_a_broken_endpoint_gives_an_unfinished_run_that_a_healthy_rerun_complete
     if case == "wrong_model_404":
         assert "serves lemur" in status["last_model_error"]
     assert not (out / "manifest.json").exists()
-    assert json.loads((out / "summary.json").read_text())["status"] == status
+    # Unpublished: the partial run waits in the scratch directory (lemur_bench.run_dir).
+    assert json.loads((staging_dir(out) / "summary.json").read_text())["status"] == status
 
     # Against a healthy server (another port): only the unfinished episodes are asked for.
     finished_tasks = {
         _task_text(r)
-        for r in read_episodes(out / "episodes.jsonl")
+        for r in read_episodes(staging_dir(out) / "episodes.jsonl")
         if r.termination is not TerminationReason.MODEL_ERROR and r.turns
     }
     healthy = _serve(fixtures)
@@ -186,7 +188,7 @@ def test_a_killed_run_resumes_after_the_timeout_and_port_change_running_only_the
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    episodes = out / "episodes.jsonl"
+    episodes = staging_dir(out) / "episodes.jsonl"  # unpublished until complete
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         if episodes.exists() and len(episodes.read_text().splitlines()) >= 3:

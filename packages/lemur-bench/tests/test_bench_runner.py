@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 from lemur_bench import read_episodes, run_suite
 from lemur_bench.fixtures import SCRIPT_NAME
+from lemur_bench.run_dir import staging_dir
+from lemur_bench.runner import RunIncompleteError
 from lemur_core import StaleArtifactError, read_manifest
+from lemur_core.stage import StageStatus
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +119,8 @@ def test_killed_run_resumes_to_the_same_results_as_an_uninterrupted_run(
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    episodes = out / "episodes.jsonl"
+    # Until the run is complete its episodes are in the scratch directory, not in --out.
+    episodes = staging_dir(out) / "episodes.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline:
         if episodes.exists() and len(episodes.read_text().splitlines()) >= 4:
@@ -126,7 +130,7 @@ def test_killed_run_resumes_to_the_same_results_as_an_uninterrupted_run(
     proc.wait()
     partial = len(read_episodes(episodes))
     assert 4 <= partial < len(read_episodes(all_run / "episodes.jsonl"))
-    assert not (out / "summary.json").exists()
+    assert not (out / "summary.json").exists() and not (out / "manifest.json").exists()
     summary = run_suite(
         "all",
         f"scripted:{fixtures / SCRIPT_NAME}",
@@ -136,22 +140,39 @@ def test_killed_run_resumes_to_the_same_results_as_an_uninterrupted_run(
         progress=False,
     )
     assert summary["resumed_episodes"] == partial
-    assert _comparable(episodes) == _comparable(all_run / "episodes.jsonl")
+    assert summary.stage.status is StageStatus.RESUMED and not staging_dir(out).exists()
+    assert _comparable(out / "episodes.jsonl") == _comparable(all_run / "episodes.jsonl")
 
 
 def test_request_cache_answers_a_rerun_without_the_model(fixtures: Path, tmp_path: Path) -> None:
-    from lemur_agents.models import load_model
+    from lemur_agents.models import BatchModelError, ModelError, ScriptedChatModel
+
+    class FailsOnceOnTheFirst(ScriptedChatModel):
+        """The first conversation of the first call fails (the server dropped it)."""
+
+        def generate(self, conversations, params):  # type: ignore[no-untyped-def]
+            outs: list[str | ModelError] = list(super().generate(conversations, params))
+            if self.calls == 1:
+                outs[0] = ModelError("dropped")
+                raise BatchModelError(outs)
+            return [o for o in outs if isinstance(o, str)]
 
     out = tmp_path / "cached"
-    model = load_model(f"scripted:{fixtures / SCRIPT_NAME}")
-    first = run_suite("text", "scripted:x", out, tasks_dir=fixtures, model=model, progress=False)
-    assert first["cache"]["misses"] > 0
-    (out / "episodes.jsonl").unlink()
-    (out / "manifest.json").unlink()
-    calls = model.calls  # type: ignore[attr-defined]
+    model = FailsOnceOnTheFirst.from_file(fixtures / SCRIPT_NAME)
+    with pytest.raises(RunIncompleteError) as failed:
+        run_suite("text", "scripted:x", out, tasks_dir=fixtures, model=model, progress=False)
+    first = failed.value.summary
+    assert first["status"]["model_errors"] == 1 and first["cache"]["misses"] > 1
+    # As if every episode had been in flight when the run was killed: only their answers
+    # (in the request cache, in the scratch directory) are left.
+    (staging_dir(out) / "episodes.jsonl").unlink()
+    calls = model.calls
     second = run_suite("text", "scripted:x", out, tasks_dir=fixtures, model=model, progress=False)
-    assert model.calls == calls  # type: ignore[attr-defined]
-    assert second["cache"]["misses"] == 0 and second["tasks"] == first["tasks"]
+    assert model.calls == calls + 1  # only the dropped request is asked again
+    assert (
+        second["cache"]["misses"] == 1 and second["cache"]["hits"] == first["cache"]["misses"] - 1
+    )
+    assert second["status"]["complete"] and (out / "manifest.json").exists()
 
 
 def test_exact_mint_runs_each_turn_budget_separately(fixtures: Path, tmp_path: Path) -> None:

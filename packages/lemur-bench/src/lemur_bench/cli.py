@@ -138,6 +138,9 @@ def run(
         bool,
         typer.Option(help="check the model server with one tiny request before the first episode"),
     ] = True,
+    verify: Annotated[
+        bool, typer.Option(help="re-hash every file of a finished run before reusing it")
+    ] = False,
     overrides: SetOption = None,
 ) -> None:
     """Run a suite and write the eval_run artifact (episodes.jsonl, summary.json, manifest).
@@ -214,6 +217,7 @@ def run(
             judge_model=judge_model,
             max_consecutive_model_errors=max_model_errors or None,
             force=force,
+            verify=verify,
         )
     except RunIncompleteError as exc:  # the partial table first, then the one-line error
         incomplete, summary = exc, exc.summary

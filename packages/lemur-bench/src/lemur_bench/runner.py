@@ -38,24 +38,18 @@ from lemur_agents.models.base import run_sync
 from lemur_agents.models.spec import HFSpec, OpenAISpec, ScriptedSpec, model_identity
 from lemur_core import (
     EVAL_RUN_SCHEMA_VERSION,
-    MANIFEST_NAME,
     ArtifactKind,
     ArtifactManifest,
     ChatModel,
     EpisodeRecord,
     GenerationParams,
     Producer,
-    StaleArtifactError,
     TerminationReason,
     atomic_write_text,
     canonical_sha256,
-    read_manifest,
-    write_manifest,
 )
 from lemur_core.config import StageConfig
-from lemur_core.dirlock import DirLock, lock_path_for
-from lemur_core.manifest import check_matches
-from lemur_core.stage import StageError
+from lemur_core.stage import StageError, StageStatus
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from lemur_bench import __version__
@@ -66,15 +60,21 @@ from lemur_bench.formats import FormatContext
 from lemur_bench.loaders import BenchTask, LoaderError, data_path, load_tasks
 from lemur_bench.prompts import render_task, system_prompt
 from lemur_bench.registry import TaskSpec, suite_tasks
+from lemur_bench.run_dir import (
+    EPISODES,
+    RUN_CONFIG,
+    SUMMARY,
+    SuiteSummary,
+    claim_run,
+    publish,
+    relabel,
+)
 from lemur_bench.scorers import ScoringMode
 from lemur_bench.summary import summarize
 
 log = logging.getLogger(__name__)
 MODEL_ERROR = TerminationReason.MODEL_ERROR
 
-EPISODES = "episodes.jsonl"
-SUMMARY = "summary.json"
-RUN_CONFIG = "run_config.json"
 ModelSpecArg = str | OpenAISpec | HFSpec | ScriptedSpec
 
 
@@ -338,33 +338,6 @@ def read_episodes(path: Path) -> list[EpisodeRecord]:
     return records
 
 
-def _check_run_config(out_dir: Path, cfg: RunConfig) -> None:
-    pinned = out_dir / RUN_CONFIG
-    if not pinned.exists():
-        atomic_write_text(pinned, cfg.model_dump_json(indent=2) + "\n")
-        return
-    # Read through the model so fields added since that run compare at their defaults.
-    old = RunConfig.model_validate_json(pinned.read_text(encoding="utf-8")).model_dump(mode="json")
-    new = cfg.model_dump(mode="json")
-    differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    finished = [
-        r for r in _latest_records(out_dir / EPISODES).values() if r.termination is not MODEL_ERROR
-    ]
-    if differ and not finished:
-        # Nothing was produced (say, a wrong #MODEL failed every request): the directory holds
-        # no results to protect, so the corrected config takes it over.
-        log.warning("%s: no episode finished under the old config; re-pinning it", out_dir)
-        (out_dir / EPISODES).unlink(missing_ok=True)
-        (out_dir / SUMMARY).unlink(missing_ok=True)
-        atomic_write_text(pinned, cfg.model_dump_json(indent=2) + "\n")
-        return
-    if differ:
-        raise StaleArtifactError(
-            f"{out_dir} holds a run with a different config (fields differ: {', '.join(differ)}); "
-            "use a new --out directory to run this config"
-        )
-
-
 class _ModelErrorGuard:
     """Trips after ``limit`` episodes in a row ended in ``model_error`` (a dead endpoint)."""
 
@@ -393,36 +366,6 @@ class _ModelErrorGuard:
 def _latest_records(path: Path) -> dict[str, EpisodeRecord]:
     """The last record of each episode in ``path`` (a re-run appends a new one)."""
     return {r.episode_id: r for r in read_episodes(path)}
-
-
-def _reusable_summary(out_dir: Path, config: dict[str, Any], label: str | None) -> Any:
-    """The summary of a finished run of ``config`` in ``out_dir``, else ``None``."""
-    if not (out_dir / MANIFEST_NAME).exists() or not (out_dir / SUMMARY).exists():
-        return None
-    found = read_manifest(out_dir, kind=ArtifactKind.EVAL_RUN)
-    try:  # through the model, so manifests of older versions compare by identity
-        old = RunConfig.model_validate(found.config).model_dump(mode="json")
-    except ValueError:
-        return None
-    if old != config:
-        return None  # _check_run_config names the fields that differ
-    check_matches(
-        found,
-        out_dir,
-        kind=ArtifactKind.EVAL_RUN,
-        schema_version=EVAL_RUN_SCHEMA_VERSION,
-        config=found.config,
-    )
-    if any(
-        r.termination is TerminationReason.MODEL_ERROR
-        for r in _latest_records(out_dir / EPISODES).values()
-    ):
-        return None  # certified by an older version despite errored episodes: finish it
-    done = dict(json.loads((out_dir / SUMMARY).read_text(encoding="utf-8")))
-    if label is not None and done.get("model") != label:
-        done["model"] = label
-        atomic_write_text(out_dir / SUMMARY, json.dumps(done, indent=2, sort_keys=True) + "\n")
-    return done
 
 
 def _status(
@@ -455,6 +398,8 @@ def incomplete_message(out_dir: Path, status: dict[str, Any]) -> str:
         parts.append(str(status["stopped_early"]))
     if status.get("last_model_error"):
         parts.append(f"last model error: {str(status['last_model_error'])[:300]}")
+    if status.get("partial_results"):
+        parts.append(f"the finished episodes are kept in {status['partial_results']}")
     parts.append(
         "fix the server or the model spec and run the same command again: only those episodes run"
     )
@@ -482,6 +427,7 @@ def run_suite(
     judge_model: str | None = None,
     max_consecutive_model_errors: int | None = 8,
     force: bool = False,
+    verify: bool = False,
 ) -> dict[str, Any]:
     """Run ``suite`` with the model ``model_spec`` into ``out_dir`` and return the summary.
 
@@ -499,7 +445,13 @@ def run_suite(
     placeholders (``__SHOPPING__`` ...) to a deployment's base URLs and ``auth_dir`` holds its
     ``.auth`` login states, for WebArena's own tasks (the fixtures need neither).
 
-    A second run into a directory that one is writing raises ``StageBusyError``.
+    The run directory follows lemur-core's stage contract (:mod:`lemur_bench.run_dir`): a
+    second run into a directory that one is writing raises ``StageBusyError``; a finished run
+    of the same config is reused after its files' sizes are checked (``verify`` re-hashes
+    them); an unfinished one (killed, or incomplete) resumes from its scratch directory and
+    plays only the episodes not finished. The returned summary is a
+    :class:`~lemur_bench.run_dir.SuiteSummary` (a dict) whose ``stage`` is the run's
+    :class:`~lemur_core.stage.StageResult` (``.stage.reused``, ``.stage.status``).
     Raises :class:`RunIncompleteError` (after writing the partial ``summary.json``, and no
     manifest) when a planned episode is missing or ended in ``model_error``; the run stops
     early after ``max_consecutive_model_errors`` such episodes in a row (``None``: never).
@@ -528,22 +480,19 @@ def run_suite(
         judge_model=judge_model,
     )
     config = cfg.model_dump(mode="json")
-    done = None if force else _reusable_summary(out_dir, config, label)
-    if done is not None:
-        return dict(done)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # One writer per run directory, with lemur_core's stage lock: a second run into it is
-    # refused naming the first one's pid (StageBusyError); a killed run's lock is free at once.
-    writer = DirLock(lock_path_for(out_dir.absolute()), out_dir)
-    writer.acquire()
-    try:
-        if force:  # under the lock: no other run is writing what is removed
-            for name in (MANIFEST_NAME, SUMMARY, EPISODES, RUN_CONFIG):
-                (out_dir / name).unlink(missing_ok=True)
-            for cache in out_dir.glob("*cache.sqlite*"):
-                cache.unlink()
-        return _play(
-            out_dir,
+    with claim_run(out_dir, config, force=force, verify=verify) as c:
+        if c.status is StageStatus.REUSED:
+            return SuiteSummary(relabel(c, label), c.result())
+        if c.changed_fields:
+            log.warning(
+                "%s: starting over (fields differ from the unfinished run: %s)",
+                out_dir,
+                ", ".join(c.changed_fields),
+            )
+        c.staging.mkdir(parents=True, exist_ok=True)
+        summary, manifest = _play(
+            c.staging,
+            c.scratch,
             cfg,
             model_spec,
             model=model,
@@ -552,9 +501,9 @@ def run_suite(
             progress=progress,
             label=label,
             max_consecutive_model_errors=max_consecutive_model_errors,
+            shown_dir=Path(out_dir),
         )
-    finally:
-        writer.release()
+        return SuiteSummary(summary, publish(c, manifest))
 
 
 def _play_episodes(
@@ -609,6 +558,7 @@ def _play_episodes(
 
 def _play(
     out_dir: Path,
+    cache_dir: Path,
     cfg: RunConfig,
     model_spec: ModelSpecArg,
     *,
@@ -618,12 +568,15 @@ def _play(
     progress: bool,
     label: str | None,
     max_consecutive_model_errors: int | None,
-) -> dict[str, Any]:
-    """The run itself, in the locked run directory (see :func:`run_suite`)."""
+    shown_dir: Path,
+) -> tuple[dict[str, Any], ArtifactManifest]:
+    """The run itself, into the claimed staging directory ``out_dir`` (request caches in
+    ``cache_dir``); the summary and the manifest to publish (see :func:`run_suite`).
+    ``shown_dir`` is the ``--out`` that messages name."""
     config = cfg.model_dump(mode="json")
     spec_text = model_spec if isinstance(model_spec, str) else model_spec.to_string()
     max_new_tokens = cfg.max_new_tokens
-    _check_run_config(out_dir, cfg)
+    atomic_write_text(out_dir / RUN_CONFIG, cfg.model_dump_json(indent=2) + "\n")
 
     from lemur_agents.models import load_model
 
@@ -633,12 +586,12 @@ def _play(
     # episodes live, so each replica sees the batch one server would.
     replicas = len(getattr(model, "base_urls", None) or (model,))
     syncer = SyncBehind()
-    cached = CachedChatModel(model, out_dir / "cache.sqlite", syncer)
+    cached = CachedChatModel(model, cache_dir / "cache.sqlite", syncer)
     # MINT's simulated user was GPT-4; without --feedback-model the evaluated model plays it.
     fb_model: CachedChatModel | None = None
     if feedback_model is not None:
         fb_model = CachedChatModel(
-            load_model(feedback_model), out_dir / "feedback-cache.sqlite", syncer
+            load_model(feedback_model), cache_dir / "feedback-cache.sqlite", syncer
         )
     episodes, skipped, data = plan_episodes(cfg, feedback_model=fb_model or cached)
     for name, why in skipped.items():
@@ -689,6 +642,8 @@ def _play(
     planned = [e.episode_id for e in episodes]
     latest = _latest_records(path)
     status = _status(planned, latest, guard)
+    if not status["complete"]:
+        status["partial_results"] = str(out_dir)
     records = [
         latest[i] for i in planned if i in latest and latest[i].termination is not MODEL_ERROR
     ]
@@ -701,9 +656,8 @@ def _play(
         summary["model"] = label
     atomic_write_text(out_dir / SUMMARY, json.dumps(summary, indent=2, sort_keys=True) + "\n")
     if not status["complete"]:
-        # A manifest certifies a finished run: never leave one over missing episodes.
-        (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
-        raise RunIncompleteError(incomplete_message(out_dir, status), summary)
+        # Unpublished: the finished episodes wait in the scratch directory for the re-run.
+        raise RunIncompleteError(incomplete_message(shown_dir, status), summary)
     manifest = ArtifactManifest.create(
         kind=ArtifactKind.EVAL_RUN,
         schema_version=EVAL_RUN_SCHEMA_VERSION,
@@ -716,5 +670,4 @@ def _play(
             "package_versions": versions,
         },
     )
-    write_manifest(out_dir, manifest)
-    return summary
+    return summary, manifest

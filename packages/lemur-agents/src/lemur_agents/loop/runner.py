@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -16,10 +17,12 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
+from rich.text import Text
 
 from lemur_agents.feedback.base import FeedbackProvider, FeedbackResult
 from lemur_agents.loop.context import token_counter
@@ -36,12 +39,20 @@ from lemur_agents.loop.episode import (
     step_env,
     to_record,
 )
+from lemur_agents.loop.eta import format_eta, turns_eta
 from lemur_agents.loop.spec import EpisodeSpec, LoopConfig
 from lemur_agents.models.base import BatchModelError, ModelEndpointError, run_sync
 
 EpisodeCallback = Callable[[EpisodeRecord], None]
 StopCheck = Callable[[], bool]
 T = TypeVar("T")
+
+
+class _TurnsETAColumn(ProgressColumn):
+    """The ETA the run computed from its turns (``eta`` field), styled like rich's own."""
+
+    def render(self, task: Task) -> Text:
+        return Text(str(task.fields.get("eta", "-:--:--")), style="progress.remaining")
 
 
 class _Run:
@@ -79,6 +90,8 @@ class _Run:
         self.budget = min(budgets) if budgets else None
         self.model_calls = 0
         self.total = len(episodes)
+        self.clock: Callable[[], float] = time.monotonic
+        self.started = self.clock()
 
     def admit(self, limit: int | None) -> None:
         """Start pending episodes while there is room (an env that fails to start ends now)."""
@@ -165,10 +178,24 @@ class _Run:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            # From turns, not episodes (lemur_agents.loop.eta): rich's own column would divide
+            # by episodes finished, and show nothing until the first one ends.
             TextColumn("ETA"),
-            TimeRemainingColumn(),
+            _TurnsETAColumn(),
             TextColumn("{task.fields[stats]}"),
         )
+
+    def eta_seconds(self) -> float | None:
+        """Seconds left, from the rate turns complete and the turn budgets of what is left."""
+        finished = [(r.max_turns, len(r.turns)) for r in self.records.values()]
+        left = [(spec.max_turns, 0) for _, spec in self.pending]
+        left += [(episode.spec.max_turns, len(episode.turns)) for _, episode in self.live]
+        done = sum(p for _, p in finished) + sum(p for _, p in left)
+        return turns_eta(self.clock() - self.started, done, left, finished)
+
+    def fields(self) -> dict[str, Any]:
+        """What the progress bar shows besides the count: counters and the ETA."""
+        return {"stats": self.stats(), "eta": format_eta(self.eta_seconds())}
 
     def stats(self) -> str:
         """The counters under the bar: turns played, model requests and their retries and
@@ -263,9 +290,7 @@ def run_episodes(
     try:
         with run.progress() as progress:
             task = (
-                progress.add_task("episodes", total=run.total, stats=run.stats())
-                if progress
-                else None
+                progress.add_task("episodes", total=run.total, **run.fields()) if progress else None
             )
             while run.pending or run.live:
                 if should_stop is not None and should_stop():
@@ -296,7 +321,7 @@ def run_episodes(
                     feedback.update(zip(indices, answers, strict=True))
                 run.finish(drafts, feedback)
                 if progress is not None and task is not None:
-                    progress.update(task, completed=len(run.records), stats=run.stats())
+                    progress.update(task, completed=len(run.records), **run.fields())
     finally:
         run.abandon_live()
     return run.results()
@@ -340,16 +365,14 @@ async def arun_episodes(
     try:
         with run.progress() as progress:
             task = (
-                progress.add_task("episodes", total=run.total, stats=run.stats())
-                if progress
-                else None
+                progress.add_task("episodes", total=run.total, **run.fields()) if progress else None
             )
             if run.config.schedule == "continuous":
                 from lemur_agents.loop.continuous import play_continuously
 
                 def on_progress() -> None:
                     if progress is not None and task is not None:
-                        progress.update(task, completed=len(run.records), stats=run.stats())
+                        progress.update(task, completed=len(run.records), **run.fields())
 
                 await play_continuously(
                     run,
@@ -393,7 +416,7 @@ async def arun_episodes(
                     feedback.update(zip(indices, answers, strict=True))
                 await in_env_thread(run.finish, drafts, feedback)
                 if progress is not None and task is not None:
-                    progress.update(task, completed=len(run.records), stats=run.stats())
+                    progress.update(task, completed=len(run.records), **run.fields())
     finally:
         await in_env_thread(run.abandon_live)
         env_thread.shutdown(wait=True)

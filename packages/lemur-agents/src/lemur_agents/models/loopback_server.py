@@ -69,6 +69,7 @@ class FaultPlan:
     hang_seconds: float = 3.0
     retry_after_seconds: float = 0.05
     seed: int = 0
+    latency_seconds: float = 0.0  # every answer waits this long (a model's generation time)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -134,6 +135,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = json.loads(raw)
         owner.received(body)
+        if owner.plan.latency_seconds:
+            time.sleep(owner.plan.latency_seconds)
         if owner.api_key is not None and self.headers.get("Authorization") != (
             f"Bearer {owner.api_key}"
         ):
