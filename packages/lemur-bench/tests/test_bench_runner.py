@@ -140,7 +140,7 @@ def test_killed_run_resumes_to_the_same_results_as_an_uninterrupted_run(
         progress=False,
     )
     assert summary["resumed_episodes"] == partial
-    assert summary.stage.status is StageStatus.RESUMED and not staging_dir(out).exists()
+    assert summary.stage.status is StageStatus.RESUMED and not staging_dir(out).exists()  # type: ignore[attr-defined]
     assert _comparable(out / "episodes.jsonl") == _comparable(all_run / "episodes.jsonl")
 
 
