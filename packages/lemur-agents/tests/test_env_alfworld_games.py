@@ -128,7 +128,10 @@ _RULES = {
     "PickupObject.feedback": [{"rhs": "You pick up the {o.name} from the {r.name}."}],
     "PutObject.feedback": [{"rhs": "You put the {o.name} in/on the {r.name}."}],
     "ToggleObject.feedback": [
-        {"condition": "ison(o:object)", "rhs": "You turn on the {o.name}."},
+        {
+            "condition": "toggleable(o:object) & istoggled(o:object)",
+            "rhs": "You turn on the {o.name}.",
+        },
         {"rhs": "You turn off the {o.name}."},
     ],
     "inventory.feedback": [
@@ -370,5 +373,17 @@ def test_mint_ground_truth_trajectories_win_the_real_games_word_for_word() -> No
             seen = [env.step(command)[0] for command in commands]
             assert seen == expected, task.task_id
             assert env._won, task.task_id
+    finally:
+        env.close()
+
+
+@needs_engine
+def test_alfworld_game_env_passes_gymnasium_check_env(tmp_path: Path) -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    write_game(tmp_path)
+    env = AlfworldGameEnv(alfworld_tasks(tmp_path))
+    try:
+        check_env(env)
     finally:
         env.close()
