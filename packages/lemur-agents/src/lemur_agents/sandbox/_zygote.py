@@ -166,6 +166,8 @@ def _spawn(request):  # type: ignore[no-untyped-def]
         try:
             return os.posix_spawn(path, argv, env, setsigdef=defaults), None
         except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.ENOMEM):
+                raise  # no process to exec in: the jail's failure, not the program's
             # os.execvpe's rule: the first error that is not "no such file" is the one told
             if error is None or (
                 error.errno in (errno.ENOENT, errno.ENOTDIR)
@@ -441,11 +443,11 @@ def _begin(spare, init_pid):  # type: ignore[no-untyped-def]
 def _serve(spare):  # type: ignore[no-untyped-def]
     """Run the program, end its namespace, report (see the module docstring)."""
     call = spare.call
-    _jail.fail_hook = None
     try:
         pid, code = _spawn(call.request)
     except OSError as exc:
-        _jail._fail(f"cannot start the program: {exc}")
+        _jail._fail(f"cannot start the program: {exc}")  # reported: the program never ran
+    _jail.fail_hook = None
     # The program holds the stdio now; without these copies EOF means the program's end.
     null = os.open(os.devnull, os.O_RDWR)
     for target in (0, 1, 2):
