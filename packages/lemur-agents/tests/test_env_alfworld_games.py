@@ -387,3 +387,25 @@ def test_alfworld_game_env_passes_gymnasium_check_env(tmp_path: Path) -> None:
         check_env(env)
     finally:
         env.close()
+
+
+@needs_engine
+def test_registered_alfworld_env_loads_its_games_from_config(tmp_path: Path) -> None:
+    import gymnasium as gym
+    import lemur_agents.envs  # noqa: F401 - registers the envs
+
+    write_game(tmp_path)
+    env = gym.make("lemur/ALFWorld-v0", config={"data_dir": tmp_path, "mint": True})
+    try:
+        observation, info = env.reset(seed=0)
+        assert observation.startswith("You are in the middle of a room.")
+        game = env.unwrapped
+        assert isinstance(game, AlfworldGameEnv) and game.task is not None
+        assert info["admissible_commands"] and game.task.task_type == "look_at_obj_in_light"
+    finally:
+        env.close()
+
+
+def test_alfworld_env_without_games_names_what_to_pass() -> None:
+    with pytest.raises(ValueError, match="config=\\{'data_dir': PATH\\}"):
+        AlfworldGameEnv()

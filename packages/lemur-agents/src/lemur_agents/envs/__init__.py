@@ -14,11 +14,13 @@ lemur/CTF-v0              lemur_agents.envs.ctf:CtfEnv                          
 lemur/RoboticsAPI-v0      lemur_agents.envs.robotics.env:RoboticsApiEnv                 5
 lemur/RoboCodeGen-v0      lemur_agents.envs.robotics.robocodegen_env:RoboCodeGenEnv     5
 lemur/Household-v0        lemur_agents.envs.household.env:HouseholdEnv                  50
+lemur/ALFWorld-v0         lemur_agents.envs.household.alfworld:AlfworldGameEnv          50
 lemur/Web-v0              lemur_agents.envs.web.env:WebEnv                              30
 ========================  ============================================================  =========
 
 ``lemur/RoboCodeGen-v0`` needs ``config={"notebook_path": ...}``: the Code-as-Policies notebook
-is Google's file and is not shipped.
+is Google's file and is not shipped. ``lemur/ALFWorld-v0`` needs ``config={"data_dir": ...}``
+(ALFWorld's games) and TextWorld's PDDL engine (``textworld[pddl]``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ ENV_ENTRY_POINTS: dict[str, str] = {
     "lemur/RoboticsAPI-v0": "lemur_agents.envs.robotics.env:RoboticsApiEnv",
     "lemur/RoboCodeGen-v0": "lemur_agents.envs.robotics.robocodegen_env:RoboCodeGenEnv",
     "lemur/Household-v0": "lemur_agents.envs.household.env:HouseholdEnv",
+    "lemur/ALFWorld-v0": "lemur_agents.envs.household.alfworld:AlfworldGameEnv",
     "lemur/Web-v0": "lemur_agents.envs.web.env:WebEnv",
 }
 

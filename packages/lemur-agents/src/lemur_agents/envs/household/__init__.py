@@ -1,6 +1,13 @@
 """ALFWorld's text household: world, task generator and oracle, gymnasium env."""
 
-from lemur_agents.envs.household.alfworld import AlfworldGameEnv, AlfworldTask, alfworld_tasks
+from lemur_agents.envs.household.alfworld import (
+    AlfworldDataError,
+    AlfworldGameConfig,
+    AlfworldGameEnv,
+    AlfworldTask,
+    alfred_display_names,
+    alfworld_tasks,
+)
 from lemur_agents.envs.household.env import HouseholdConfig, HouseholdEnv
 from lemur_agents.envs.household.tasks import (
     TASK_TYPES,
@@ -18,6 +25,8 @@ from lemur_agents.envs.household.world import NOTHING_HAPPENS, HouseholdWorld, S
 __all__ = [
     "NOTHING_HAPPENS",
     "TASK_TYPES",
+    "AlfworldDataError",
+    "AlfworldGameConfig",
     "AlfworldGameEnv",
     "AlfworldTask",
     "HouseholdConfig",
@@ -25,6 +34,7 @@ __all__ = [
     "HouseholdTask",
     "HouseholdWorld",
     "SceneSpec",
+    "alfred_display_names",
     "alfworld_tasks",
     "fixture_tasks",
     "generate_task",

@@ -10,7 +10,7 @@ scene's object ids (``Drawer_bar__minus_00_dot_51...``) to ``drawer 1``, ``drawe
 
 :class:`AlfworldGameEnv` does the same with TextWorld's engine itself: the game's text out,
 ``info["admissible_commands"]`` (TextWorld's sorted list) and ``info["won"]``, reward 1 on the
-winning step. It needs ``textworld[pddl]`` (``pip install "textworld[pddl]"``; the
+winning step; registered as ``lemur/ALFWorld-v0`` (``config={"data_dir": ...}``). It needs ``textworld[pddl]`` (``pip install "textworld[pddl]"``; the
 ``fast-downward-textworld`` part builds from source), not the ``alfworld`` package.
 
 MINT's ALFWorld setting (xingyaoww/mint-bench, ``mint/tasks/alfworld.py``,
@@ -35,9 +35,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from lemur_agents.envs.base import EnvTask, TextTaskEnv
 from lemur_agents.envs.household.tasks import TASK_TYPES
@@ -184,6 +186,18 @@ def mint_observation(text: str) -> str:
     return text
 
 
+class AlfworldGameConfig(BaseModel):
+    """``lemur/ALFWorld-v0``'s configuration: where the games are and how to play them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path = Field(description="ALFWorld data: the directory holding json_2.1.1/")
+    split: str = "valid_unseen"
+    order_file: Path | None = Field(None, description="MINT's gamefile_id.txt: games and order")
+    mint: bool = Field(False, description="MINT's observation text and success rule")
+    max_turns: int = Field(50, ge=1, description="ALFWorld's ReAct budget is 50 steps")
+
+
 def _textworld_pddl() -> Any:
     try:
         import textworld
@@ -209,8 +223,22 @@ class AlfworldGameEnv(TextTaskEnv[AlfworldTask]):
     isolation = "none (TextWorld game engine, no code execution)"
 
     def __init__(
-        self, tasks: Sequence[AlfworldTask], max_turns: int = 50, *, mint: bool = False
+        self,
+        tasks: Sequence[AlfworldTask] | None = None,
+        max_turns: int = 50,
+        *,
+        mint: bool = False,
+        config: AlfworldGameConfig | Mapping[str, Any] | None = None,
     ) -> None:
+        if config is not None:
+            cfg = config if isinstance(config, AlfworldGameConfig) else AlfworldGameConfig(**config)
+            tasks = alfworld_tasks(cfg.data_dir, cfg.split, order_file=cfg.order_file)
+            max_turns, mint = cfg.max_turns, cfg.mint
+        elif tasks is None:
+            raise ValueError(
+                "AlfworldGameEnv needs tasks=alfworld_tasks(...) or config={'data_dir': PATH} "
+                "(ALFWorld data: the directory holding json_2.1.1/)"
+            )
         self._tw = _textworld_pddl()
         super().__init__(tasks, max_turns)
         self.mint = mint
