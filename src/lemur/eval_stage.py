@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from lemur_core import ArtifactManifest, InputRef, Producer, file_sha256
+from lemur_core import ArtifactManifest, InputRef, Producer, StaleArtifactError, file_sha256
 from lemur_core.config import ConfigError, StageConfig, validate_section
 from lemur_core.manifest import MANIFEST_NAME
 from lemur_core.protocols import Stage
@@ -74,6 +74,16 @@ class EvalConfig(StageConfig):
     models: tuple[EvalModel, ...] = Field(min_length=1)
     limit_per_task: int | None = Field(default=None, ge=1)
     concurrency: int = Field(default=8, ge=1, description="requests in flight (not identity)")
+    threads: int | None = Field(
+        default=1,
+        ge=1,
+        description="torch CPU threads of the recipe's local models (not identity); None: torch's",
+    )
+    batch_size: int = Field(
+        default=8,
+        ge=1,
+        description="conversations per forward pass of a local model (not identity)",
+    )
     max_new_tokens: int = Field(default=512, ge=1)
     tasks_dir: str | None = Field(
         default=None,
@@ -90,8 +100,9 @@ class EvalConfig(StageConfig):
         return suite
 
     def identity(self) -> dict[str, Any]:
-        """What decides the report: everything but the transport knob ``concurrency``."""
-        return self.model_dump(mode="json", exclude={"concurrency"})
+        """What decides the report: everything but the transport knobs (``concurrency``,
+        ``threads``, ``batch_size``)."""
+        return self.model_dump(mode="json", exclude={"concurrency", "threads", "batch_size"})
 
 
 class EvalResources(BaseModel):
@@ -123,22 +134,26 @@ class EvalStage:
         return out / "report"
 
     def model_spec(
-        self, row: EvalModel, inputs: Mapping[str, Path]
+        self, row: EvalModel, inputs: Mapping[str, Path], config: EvalConfig | None = None
     ) -> OpenAISpec | HFSpec | ScriptedSpec:
-        """The typed lemur-agents spec of ``row`` (recipe models resolved to their paths)."""
-        from lemur_agents.models.spec import HFSpec, parse_model_spec
+        """The typed lemur-agents spec of ``row`` (recipe models resolved to their paths, with
+        ``config``'s ``threads`` and ``batch_size``)."""
+        from lemur_agents.models.spec import HFSpec, HFSpeed, parse_model_spec
 
+        speed = (
+            HFSpeed(threads=config.threads, batch_size=config.batch_size) if config else HFSpeed()
+        )
         if row.stage is not None:
             if row.stage not in inputs:
                 raise ConfigError(
                     f"eval.models: '{row.name}' is {row.spec}, but the recipe has no "
                     f"'{row.stage}' stage with a model; add that section or use {_SPEC_FORMS}"
                 )
-            return HFSpec(path=str(inputs[row.stage]))
+            return HFSpec(path=str(inputs[row.stage]), speed=speed)
         if row.spec == "asset:smollm2":
             from lemur_core.assets import smollm2_hf_dir
 
-            return HFSpec(path=str(smollm2_hf_dir()))
+            return HFSpec(path=str(smollm2_hf_dir()), speed=speed)
         return parse_model_spec(row.spec)
 
     def run(
@@ -156,7 +171,7 @@ class EvalStage:
         from lemur.demo_tasks import write_demo_tasks
 
         out = Path(out).absolute()
-        specs = [(row, self.model_spec(row, inputs)) for row in config.models]
+        specs = [(row, self.model_spec(row, inputs, config)) for row in config.models]
         pinned = [
             InputRef(
                 path=str(inputs[s]), kind="model", sha256=file_sha256(inputs[s] / MANIFEST_NAME)
@@ -186,16 +201,19 @@ class EvalStage:
             run_dirs = []
             for row, spec in specs:
                 run_dir = out / "runs" / slug(row.name)
-                run_suite(
-                    config.suite,
-                    spec,
-                    run_dir,
-                    limit_per_task=config.limit_per_task,
-                    tasks_dir=tasks_dir,
-                    concurrency=config.concurrency,
-                    max_new_tokens=config.max_new_tokens,
-                    label=row.name,
-                )
+                settings: dict[str, Any] = {
+                    "limit_per_task": config.limit_per_task,
+                    "tasks_dir": tasks_dir,
+                    "concurrency": config.concurrency,
+                    "max_new_tokens": config.max_new_tokens,
+                    "label": row.name,
+                }
+                try:
+                    run_suite(config.suite, spec, run_dir, **settings)
+                except StaleArtifactError:
+                    # The row's run was made for another eval config (suite, limits): this
+                    # stage owns the directory and its identity changed, so start it over.
+                    run_suite(config.suite, spec, run_dir, force=True, **settings)
                 run_dirs.append(run_dir)
             reports = write_report(run_dirs, c.staging)
             manifest = ArtifactManifest.create(
