@@ -67,6 +67,16 @@ def staging_dir(out: Path) -> Path:
     return default_scratch(Path(out).absolute()) / "artifact"
 
 
+def files_dir(out: Path) -> Path:
+    """Where the run ``out`` keeps its files now: ``out`` once published (or when it is not a
+    ``run_suite`` directory at all), else its scratch directory's staged artifact."""
+    out = Path(out)
+    staged = staging_dir(out)
+    if not (out / SUMMARY).exists() and (staged / SUMMARY).exists():
+        return staged
+    return out
+
+
 def _finished_any(path: Path) -> bool:
     """Whether ``path`` (an ``episodes.jsonl``) holds an episode that did not fail on the model."""
     try:
@@ -147,6 +157,7 @@ __all__ = [
     "SUMMARY",
     "SuiteSummary",
     "claim_run",
+    "files_dir",
     "publish",
     "relabel",
     "staging_dir",

@@ -31,6 +31,9 @@ _CSS = (
 
 def load_summary(run_dir: Path) -> dict[str, Any]:
     """``summary.json`` of a run, with a clear error when the run is unfinished or not one."""
+    from lemur_bench.run_dir import files_dir
+
+    run_dir = files_dir(Path(run_dir))  # an unfinished run's files are in its scratch dir
     path = Path(run_dir) / "summary.json"
     if not path.exists():
         raise FileNotFoundError(
