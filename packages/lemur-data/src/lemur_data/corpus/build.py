@@ -28,20 +28,16 @@ with their sizes and sha256 like the shards, so reuse checks them too.
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from datatrove.executor.local import LocalPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
-from datatrove.utils.stats import PipelineStats
 from lemur_core.corpus import CORPUS_SCHEMA_VERSION
 from lemur_core.manifest import ArtifactManifest, read_manifest
 from lemur_core.stage import StageResult, StageStatus, claim, default_scratch
 
-from lemur_data.corpus.cluster import run_ray, run_slurm
+from lemur_data.corpus.cluster import run_stages
 from lemur_data.corpus.cluster import slurm_chain as slurm_chain  # re-exported
 from lemur_data.corpus.config import CorpusConfig, CorpusConfigError
 from lemur_data.corpus.dedup import CodeWordTokenizer, DedupClusterStep, minhash_config
@@ -59,7 +55,6 @@ from lemur_data.corpus.sources import SourceReader, list_units
 from lemur_data.corpus.tokenize import TokenizeStep, TrainTokenizerStep
 from lemur_data.decontam import Decontaminator, DecontamInputError, resolve_reference_path
 
-_log = logging.getLogger(__name__)
 StageHook = Callable[[int, int, str], None]
 
 
@@ -209,51 +204,6 @@ def corpus_stages(
     return stages
 
 
-class QuietLocalExecutor(LocalPipelineExecutor):
-    """datatrove's LocalPipelineExecutor with task logs at ERROR on the console.
-
-    datatrove prints every task's INFO log for local rank 0 only (``local_rank`` is used for
-    nothing but that choice); shifting it by one keeps the console for our Rich progress while
-    the per-task log files under ``logs/<stage>/logs`` keep the full DEBUG detail.
-    """
-
-    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1) -> PipelineStats:
-        return super()._run_for_rank(rank, local_rank + 1, node_rank)
-
-    def run(self) -> PipelineStats | None:  # type: ignore[override]
-        """Run the stage with datatrove's console logging off in this process.
-
-        Between tasks datatrove re-adds a DEBUG console logger; loguru's per-library switch
-        keeps those lines off the Rich progress display and is restored afterwards.
-        """
-        from loguru import logger
-
-        logger.disable("datatrove")
-        try:
-            return super().run()  # type: ignore[no-any-return]
-        finally:
-            logger.enable("datatrove")
-
-
-def _run_local(
-    stages: list[tuple[str, list[PipelineStep], int]],
-    work: Path,
-    workers: int,
-    on_stage: StageHook | None,
-) -> None:
-    for i, (name, pipeline, tasks) in enumerate(stages):
-        if on_stage is not None:
-            on_stage(i, len(stages), name)
-        started = time.perf_counter()
-        QuietLocalExecutor(
-            pipeline,
-            tasks=tasks,
-            workers=max(1, min(workers, tasks)),
-            logging_dir=str(work / "logs" / name),
-        ).run()
-        _log.info("stage %s done in %.1f s", name, time.perf_counter() - started)
-
-
 def build_corpus(
     config: CorpusConfig,
     out_dir: Path,
@@ -280,8 +230,9 @@ def build_corpus(
 
     ``executor.kind`` ``ray`` runs the stages on a Ray cluster (``ray_address``, else
     ``$RAY_ADDRESS``, else a local one with ``workers`` CPUs) and ``slurm`` as a chain of Slurm
-    job arrays (lemur_data.corpus.cluster); an incomplete task or a failed job ends the build
-    with a :class:`~lemur_data.corpus.cluster.ClusterError` naming it and its logs. The
+    job arrays (:func:`lemur_data.corpus.cluster.run_stages`); an incomplete task or a failed
+    job ends the build with a :class:`~lemur_data.corpus.cluster.ClusterError` naming it and
+    its logs. The
     executor is not part of the config hash (the output is the same on each), so a build
     killed on one resumes on another; ``stats.executor`` records the one that finished it.
     """
@@ -304,23 +255,15 @@ def build_corpus(
         # out_dir once complete, so out_dir never holds a half-built corpus.
         stage.staging.mkdir(parents=True, exist_ok=True)
         stages = corpus_stages(config, stage.staging, work, decontaminator)
-        # Slurm gets the whole chain at once (datatrove's depends=, one job array per stage).
-        # Locally and on Ray each stage runs only after the previous one completed all its
-        # tasks and is checked here: datatrove's depends= there waits forever (it polls every
-        # 2 minutes) on a dependency with a failed task instead of ending the build.
-        if config.executor.kind == "local":
-            _run_local(stages, work, workers, on_stage)
-        elif config.executor.kind == "ray":
-            run_ray(
-                stages,
-                work,
-                workers=workers,
-                settings=config.executor.ray,
-                address=ray_address,
-                on_stage=on_stage,
-            )
-        else:
-            run_slurm(config, stages, work, stage.staging)
+        run_stages(
+            config,
+            stages,
+            work,
+            stage.staging,
+            workers=workers,
+            address=ray_address,
+            on_stage=on_stage,
+        )
         built = read_manifest(stage.staging, kind="corpus", schema_version=CORPUS_SCHEMA_VERSION)
         # Not identity (see CorpusConfig.hash_payload), but worth knowing: who built it.
         recorded = {**built.stats, "executor": config.executor.kind}

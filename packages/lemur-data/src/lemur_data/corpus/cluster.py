@@ -7,6 +7,11 @@ its logging directory; anything else ends the build with :class:`ClusterError` n
 the failed ranks or Slurm job and their log files. Tasks that did finish stay marked, so the
 same command run again redoes only the rest.
 
+:func:`stage_executor` is the one place that picks a stage's datatrove executor by
+``executor.kind``; :func:`run_stages` runs the whole list on it.
+
+* local (``executor.kind: local``): stage after stage in this process (``workers`` processes
+  for a stage's tasks).
 * Ray (``executor.kind: ray``): connects to a running cluster (``address``, else
   ``$RAY_ADDRESS``) or starts a local one with ``workers`` CPUs, and stops only what it started.
 * Slurm (``executor.kind: slurm``): checks ``sbatch`` and the partition (``sinfo``) and the
@@ -29,12 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from datatrove.executor.local import LocalPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
+from datatrove.utils.stats import PipelineStats
 from lemur_core.cli_errors import EnvError
 from lemur_core.manifest import MANIFEST_NAME
 from lemur_core.stage_errors import StageError
 
-from lemur_data.corpus.config import CorpusConfig, CorpusConfigError, RayConfig
+from lemur_data.corpus.config import CorpusConfig, CorpusConfigError, RayConfig, SlurmConfig
 
 _log = logging.getLogger(__name__)
 
@@ -77,6 +84,161 @@ def _incomplete(executor: Any, tasks: int) -> list[int]:
     return list(executor.get_incomplete_ranks(range(tasks), skip_completed=True))
 
 
+# --- choosing and running executors -----------------------------------------------------------
+
+
+class QuietLocalExecutor(LocalPipelineExecutor):
+    """datatrove's LocalPipelineExecutor with task logs at ERROR on the console.
+
+    datatrove prints every task's INFO log for local rank 0 only (``local_rank`` is used for
+    nothing but that choice); shifting it by one keeps the console for our Rich progress while
+    the per-task log files under ``logs/<stage>/logs`` keep the full DEBUG detail.
+    """
+
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1) -> PipelineStats:
+        return super()._run_for_rank(rank, local_rank + 1, node_rank)
+
+    def run(self) -> PipelineStats | None:  # type: ignore[override]
+        """Run the stage with datatrove's console logging off in this process.
+
+        Between tasks datatrove re-adds a DEBUG console logger; loguru's per-library switch
+        keeps those lines off the Rich progress display and is restored afterwards.
+        """
+        from loguru import logger
+
+        logger.disable("datatrove")
+        try:
+            return super().run()  # type: ignore[no-any-return]
+        finally:
+            logger.enable("datatrove")
+
+
+def stage_executor(
+    kind: str,
+    pipeline: list[PipelineStep],
+    *,
+    tasks: int,
+    logging_dir: Path,
+    workers: int = 1,
+    ray: RayConfig | None = None,
+    slurm: SlurmConfig | None = None,
+    venv_activate: str | None = None,
+    job_name: str = "lemur-corpus",
+    depends: Any = None,
+) -> Any:
+    """The datatrove executor that runs one stage's ``pipeline`` in ``tasks`` tasks on ``kind``.
+
+    ``workers`` local processes (local) or concurrent tasks (Ray; all the cluster holds when 1);
+    ``ray`` / ``slurm`` are the executor's settings; ``depends`` the executor of the stage before
+    (Slurm chains the job arrays with it).
+    """
+    if kind == "local":
+        return QuietLocalExecutor(
+            pipeline,
+            tasks=tasks,
+            workers=max(1, min(workers, tasks)),
+            logging_dir=str(logging_dir),
+            depends=depends,
+        )
+    if kind == "ray":
+        from datatrove.executor.ray import RayPipelineExecutor
+
+        return RayPipelineExecutor(
+            pipeline,
+            tasks=tasks,
+            workers=min(workers, tasks) if workers > 1 else -1,
+            logging_dir=str(logging_dir),
+            cpus_per_task=ray.cpus_per_task if ray else 1,
+            mem_per_cpu_gb=ray.mem_per_cpu_gb if ray else 2,
+            depends=depends,
+        )
+    if kind == "slurm":
+        from datatrove.executor.slurm import SlurmPipelineExecutor
+
+        if slurm is None:
+            raise CorpusConfigError("executor.slurm: needed when executor.kind is 'slurm'")
+        return SlurmPipelineExecutor(
+            pipeline,
+            tasks=tasks,
+            time=slurm.time,
+            partition=slurm.partition,
+            cpus_per_task=slurm.cpus_per_task,
+            mem_per_cpu_gb=slurm.mem_per_cpu_gb,
+            qos=slurm.qos,
+            venv_path=venv_activate if venv_activate is not None else slurm.venv_path,
+            sbatch_args=dict(slurm.sbatch_args) or None,
+            job_name=job_name,
+            logging_dir=str(logging_dir),
+            depends=depends,
+        )
+    raise CorpusConfigError(f"executor.kind: unknown executor {kind!r}; use local, ray or slurm")
+
+
+def run_stages(
+    config: CorpusConfig,
+    stages: Stages,
+    work: Path,
+    out_dir: Path,
+    *,
+    workers: int = 1,
+    address: str | None = None,
+    on_stage: StageHook | None = None,
+) -> None:
+    """Run every stage on ``config.executor.kind`` (see the module docstring).
+
+    Slurm gets the whole chain at once (datatrove's ``depends=``, one job array per stage).
+    Locally and on Ray each stage runs only after the previous one completed all its tasks, and
+    is checked: datatrove's ``depends=`` there waits forever (it polls every 2 minutes) on a
+    dependency with a failed task instead of ending the build.
+    """
+    kind = config.executor.kind
+    if kind == "slurm":
+        run_slurm(config, stages, work, out_dir)
+    elif kind == "ray":
+        run_ray(
+            stages,
+            work,
+            workers=workers,
+            settings=config.executor.ray,
+            address=address,
+            on_stage=on_stage,
+        )
+    else:
+        run_in_order(kind, stages, work, workers=workers, on_stage=on_stage)
+
+
+def run_in_order(
+    kind: str,
+    stages: Stages,
+    work: Path,
+    *,
+    workers: int,
+    settings: RayConfig | None = None,
+    on_stage: StageHook | None = None,
+) -> None:
+    """Run the stages one after the other on ``kind``; :class:`ClusterError` on the first one
+    whose tasks did not all complete (its failed ranks and their logs)."""
+    label = "Ray tasks" if kind == "ray" else "tasks"
+    for i, (name, pipeline, tasks) in enumerate(stages):
+        if on_stage is not None:
+            on_stage(i, len(stages), name)
+        logging_dir = work / "logs" / name
+        started = time.perf_counter()
+        executor = stage_executor(
+            kind, pipeline, tasks=tasks, logging_dir=logging_dir, workers=workers, ray=settings
+        )
+        executor.run()
+        missing = _incomplete(executor, tasks)
+        if missing:
+            raise ClusterError(
+                f"stage {name}: only {tasks - len(missing)}/{tasks} {label} completed; "
+                f"failed rank(s) {', '.join(map(str, missing))}, logs: "
+                f"{_task_logs(logging_dir, missing)}; fix the cause and run the same command "
+                "again (completed tasks are kept)"
+            )
+        _log.info("stage %s done (%s) in %.1f s", name, kind, time.perf_counter() - started)
+
+
 # --- Ray --------------------------------------------------------------------------------------
 
 
@@ -94,7 +256,6 @@ def run_ray(
     _no_uv_run_workers()
     try:
         import ray
-        from datatrove.executor.ray import RayPipelineExecutor
     except ImportError:
         raise ClusterError(
             "executor.kind 'ray' needs Ray: install lemur-data[ray] "
@@ -115,29 +276,7 @@ def run_ray(
         started_here = True
     try:
         _check_ray_room(ray.cluster_resources(), cpus, mem_gb)
-        for i, (name, pipeline, tasks) in enumerate(stages):
-            if on_stage is not None:
-                on_stage(i, len(stages), name)
-            logging_dir = work / "logs" / name
-            started = time.perf_counter()
-            executor = RayPipelineExecutor(
-                pipeline,
-                tasks=tasks,
-                workers=min(workers, tasks) if workers > 1 else -1,
-                logging_dir=str(logging_dir),
-                cpus_per_task=cpus,
-                mem_per_cpu_gb=mem_gb,
-            )
-            executor.run()
-            missing = _incomplete(executor, tasks)
-            if missing:
-                raise ClusterError(
-                    f"stage {name}: only {tasks - len(missing)}/{tasks} Ray tasks completed; "
-                    f"failed rank(s) {', '.join(map(str, missing))}, logs: "
-                    f"{_task_logs(logging_dir, missing)}; fix the cause and run the same command "
-                    "again (completed tasks are kept)"
-                )
-            _log.info("stage %s done on Ray in %.1f s", name, time.perf_counter() - started)
+        run_in_order("ray", stages, work, workers=workers, settings=settings, on_stage=on_stage)
     finally:
         if started_here:
             ray.shutdown()
@@ -234,26 +373,20 @@ def slurm_chain(
 
     Running the last one submits the whole chain as Slurm job arrays.
     """
-    from datatrove.executor.slurm import SlurmPipelineExecutor
-
     slurm = config.executor.slurm
     if slurm is None:
         raise CorpusConfigError("executor.slurm: needed when executor.kind is 'slurm'")
-    chain: list[SlurmPipelineExecutor] = []
+    chain: list[Any] = []
     for name, pipeline, tasks in stages:
         chain.append(
-            SlurmPipelineExecutor(
+            stage_executor(
+                "slurm",
                 pipeline,
                 tasks=tasks,
-                time=slurm.time,
-                partition=slurm.partition,
-                cpus_per_task=slurm.cpus_per_task,
-                mem_per_cpu_gb=slurm.mem_per_cpu_gb,
-                qos=slurm.qos,
-                venv_path=venv_activate if venv_activate is not None else slurm.venv_path,
-                sbatch_args=dict(slurm.sbatch_args) or None,
+                logging_dir=work / "logs" / name,
+                slurm=slurm,
+                venv_activate=venv_activate,
                 job_name=f"lemur-corpus-{name}",
-                logging_dir=str(work / "logs" / name),
                 depends=chain[-1] if chain else None,
             )
         )
