@@ -113,12 +113,16 @@ class _CodePointClasses:
 
 _CLASSES = _CodePointClasses()
 _powers: list[np.ndarray] = [np.ones(1, dtype=_U64), np.ones(1, dtype=_U64)]
+_POWERS_STEP = 1 << 16
 
 
 def _base_powers(length: int) -> tuple[np.ndarray, np.ndarray]:
-    """``BASE^i`` and ``BASE^-i`` (mod 2^64) for ``i < length``, cached and grown by doubling."""
+    """``BASE^i`` and ``BASE^-i`` (mod 2^64) for ``i < length``, cached for the task.
+
+    Grown to the next multiple of 64 Ki, not doubled: a batch just past 2^20 code points made
+    the cache 32 MiB that stayed resident for the rest of the build."""
     if len(_powers[0]) < length:
-        size = max(length, 2 * len(_powers[0]))
+        size = -(-length // _POWERS_STEP) * _POWERS_STEP
         for k, base in enumerate((_BASE, _BASE_INV)):
             p = np.full(size, base, dtype=_U64)
             p[0] = 1
@@ -351,6 +355,8 @@ class VectorMinhashSignature(PipelineStep):
             finally:
                 if spill is not None:
                     spill.close()
+                # The later stages of a build run in this process: give the cache back.
+                _powers[:] = [np.ones(1, dtype=_U64), np.ones(1, dtype=_U64)]
             if spill is not None:
                 records = np.memmap(spill_path, dtype=_U32, mode="r").reshape(-1, k + 1)
             elif held:
