@@ -13,7 +13,8 @@ near dedup -> tokenizer -> tokenize -> mix -> pack -> verify), one local worker,
 process's CPU time is the build's.
 
 Printed per size: input MB, wall and CPU seconds (user + system of the build process and its
-children, from the start of the build), MB/s per core, the projection to CPU-hours per TB of
+children, from the start of the build, less the step sampler thread's own CPU time, which is
+printed beside it), MB/s per core, the projection to CPU-hours per TB of
 input, and the peak RSS (the build process's ``VmHWM``; must stay flat as the corpus grows: the
 stages stream). Before the builds, the costliest step's peer runs in the same process on the
 first copy's files: the build's tokenize encoder against HF ``tokenizers``' ``encode_batch``
@@ -140,6 +141,7 @@ class StepSampler:
         self._page_mib = os.sysconf("SC_PAGE_SIZE") / 2**20
         self._main = threading.main_thread().ident
         self._stop = threading.Event()
+        self.own_cpu_s = 0.0  # the sampler thread's CPU time: the harness's, not the build's
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def __enter__(self) -> StepSampler:
@@ -166,6 +168,7 @@ class StepSampler:
             with open("/proc/self/statm", "rb") as statm:
                 rss = int(statm.read().split()[1]) * self._page_mib
             self.peak_rss_mib[name] = max(rss, self.peak_rss_mib.get(name, 0.0))
+        self.own_cpu_s = time.thread_time()
 
 
 def _vm_hwm_mib() -> float:
@@ -211,12 +214,15 @@ def child(corpus: Path, scratch: Path, tasks: int, tokenizer: str, minhash: str)
             {
                 "tokenize_engine": "tiktoken (exact, HF fallback)" if fast else "HF tokenizers",
                 "wall_s": wall,
+                # The process's CPU (threads and children) less the sampler thread's own.
                 "cpu_s": me.ru_utime
                 + me.ru_stime
                 - before.ru_utime
                 - before.ru_stime
                 + kids.ru_utime
-                + kids.ru_stime,
+                + kids.ru_stime
+                - sampler.own_cpu_s,
+                "sampler_cpu_s": sampler.own_cpu_s,
                 # VmHWM, this process's own high-water mark: ru_maxrss also carries the RSS
                 # of the parent that spawned it (Linux keeps it across vfork + exec).
                 "peak_rss_mib": _vm_hwm_mib(),
@@ -348,7 +354,8 @@ def main() -> None:
         measured.append(row)
         mb = size / 1e6
         print(
-            f"{n:3d}x  {mb:7.1f} MB  wall {row['wall_s']:7.1f} s  CPU {row['cpu_s']:7.1f} s  "
+            f"{n:3d}x  {mb:7.1f} MB  wall {row['wall_s']:7.1f} s  CPU {row['cpu_s']:7.1f} s "
+            f"(+{row['sampler_cpu_s']:.1f} s sampler)  "
             f"{mb / row['cpu_s']:5.2f} MB/s/core  "
             f"{row['cpu_s'] / size * 1e12 / 3600:6.1f} CPU-h/TB  "
             f"peak RSS {row['peak_rss_mib']:6.0f} MiB  load now {row['load']}  "
