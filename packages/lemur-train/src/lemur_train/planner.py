@@ -2,10 +2,11 @@
 
 Parameter shapes come from ``jax.eval_shape`` of the real model's ``init`` and are split with
 the same logical-axis rules the trainer uses, so per-device parameter, gradient and optimizer
-bytes are exact. The memory per device is an inventory of every buffer the step holds at its
-peak (see :func:`memory_inventory`): the activations saved for the backward pass are read from
-the real model's own autodiff trace under the run's remat policy (no analytic guess), and the
-backward pass's working set is added on top. Where the mesh fits on the local devices the
+bytes are exact. The memory per device is an inventory of the buffers live at the step's
+peak, the largest of three moments (the loss, a layer's backward pass, the update; see
+:func:`memory_inventory`): the activations saved for the backward pass are read from the real
+model's own autodiff trace under the run's remat policy (no analytic guess), and the backward
+pass's working set at that moment is added on top. Where the mesh fits on the local devices the
 compiler's own memory analysis of the real train step can be added (``compile=True``); the test
 suite checks the inventory against it on CPU.
 """
@@ -32,6 +33,12 @@ _GIB = 2.0**30
 DEFAULT_SEQ_LEN = 4096
 DEFAULT_VOCAB_SIZE = 32000
 _HEADROOM = 0.9  # leave 10% of device memory to the runtime and fragmentation
+# The moments of a step that memory_inventory compares, as the report names them.
+_MOMENTS = {
+    "loss": "backward pass starting at the loss",
+    "layer": "a decoder layer's backward pass",
+    "update": "optimizer update",
+}
 
 
 class TrainPlan(BaseModel):
@@ -60,6 +67,7 @@ class TrainPlan(BaseModel):
     update_gib: float = 0.0
     backward_gib: float = 0.0
     batch_gib: float = 0.0
+    peak_at: str = "loss"
     total_gib: float
     device_memory_gib: float
     fits: bool
@@ -77,14 +85,14 @@ class TrainPlan(BaseModel):
             f"  parameters            {self.parameters / 1e9:,.3f} B",
             f"  FLOPs per token       {self.flops_per_token / 1e9:,.1f} GFLOP (train, causal attention)",
             f"  tokens per step       {self.tokens_per_step:,} in {self.grad_accum_steps} micro-batch(es), remat={self.remat}",
-            "  memory per device (GiB):",
+            f"  memory per device at the peak ({_MOMENTS[self.peak_at]}), GiB:",
             f"    params (fp32)       {self.params_gib:8.2f}",
             f"    grads (fp32)        {self.grads_gib:8.2f}",
             f"    optimizer (Adam)    {self.optimizer_gib:8.2f}",
             f"    gathered layer      {self.gathered_layer_gib:8.2f}",
             f"    layer grad (unsh.)  {self.layer_grad_gib:8.2f}",
             f"    grad accumulation   {self.accumulation_gib:8.2f}",
-            f"    optimizer update    {self.update_gib:8.2f}",
+            f"    clipped gradient    {self.update_gib:8.2f}",
             f"    saved activations   {self.activations_gib:8.2f}",
             f"    backward working    {self.backward_gib:8.2f}",
             f"    batch               {self.batch_gib:8.2f}",
@@ -159,31 +167,57 @@ def saved_residual_bytes(
     )
 
 
+def _residuals_by_place(
+    cfg: ModelConfig, compute_dtype: str, remat: str, rows: int, seq_len: int
+) -> tuple[float, float]:
+    """(per layer, outside the layers): the saved residuals of one decoder layer under
+    ``remat`` and those of the embedding, final norm, head and loss, from a 1- and a 2-layer
+    trace (the layers are one ``nn.scan``, so each layer adds the same residuals)."""
+
+    def traced(layers: int) -> float:
+        one = cfg.model_copy(update={"num_hidden_layers": layers})
+        return saved_residual_bytes(one, compute_dtype, remat, rows, seq_len)
+
+    one, two = traced(1), traced(2)
+    return two - one, 2 * one - two
+
+
 def memory_inventory(
     config: TrainConfig,
     sizes: dict[str, int],
     params_bytes: float,
     layer_params: float,
-) -> dict[str, float]:
-    """Every buffer one device holds at the step's peak, in bytes, by name.
+) -> tuple[str, dict[str, float]]:
+    """The moment of the step with the most bytes live on one device, and those buffers by name.
 
-    With ``p`` the local float32 parameter bytes, ``r`` rows per device per micro-batch, ``T``
-    the sequence length and ``t`` the tensor-parallel size:
+    What is live changes through the step, so the peak is the largest of three moments rather
+    than the sum of every buffer the step ever makes. With ``p`` the local float32 parameter
+    bytes, ``r`` rows per device per micro-batch, ``T`` the sequence length, ``V``/``H`` the
+    vocabulary and query heads on one device, held throughout:
 
-    * ``params``, ``grads`` (p each) and ``optimizer`` (2p, Adam's two moments);
-    * ``update``: the optimizer's update tree before it is applied (p);
-    * ``accumulation``: with ``grad_accum_steps > 1`` the running gradient sum (p) and the
-      batch re-laid out as micro-batches;
-    * ``gathered_layer`` / ``layer_grad`` (FSDP only): two layers' weights all-gathered in
-      compute dtype (the current one and the prefetched next) and one layer's float32 weight
-      gradient in full, before its reduce-scatter;
-    * ``activations``: what the backward pass reads, from the model's own autodiff trace for
-      ``r`` rows on one device's slice of the model, under the run's remat policy;
-    * ``backward``: the backward pass's working set at its peak, the larger of the logits'
-      gradient (2 x r x T x vocab/t float32, while every residual is live) and one layer's:
-      without remat the gradients of its attention scores and probabilities
-      (2 x r x heads/t x T^2 float32), with remat the layer recomputed with everything kept;
-    * ``batch``: the int32 tokens, segment ids and source ids of the device's rows.
+    * ``params`` (p), ``optimizer`` (2p, Adam's two moments) and ``batch`` (the device's int32
+      tokens, segment ids and source ids): the step's arguments. The optimizer writes its
+      results into these donated buffers in place, so the update tree is never a buffer;
+    * ``grads`` (p): the gradient being built by the backward pass;
+    * ``accumulation`` (``grad_accum_steps > 1``): the running gradient sum (p) and the batch
+      laid out again as micro-batches.
+
+    The moments, each adding its own buffers to those:
+
+    * ``loss``, where the backward pass starts: every residual the forward pass saved for it
+      (``activations``: from the real model's autodiff trace for ``r`` rows of one device's slice
+      of the model, under the run's remat policy) and the loss's gradient as three ``r x T x V``
+      float32 arrays (``backward``: with respect to the log-probabilities, the shifted logits and
+      the full logits);
+    * ``layer``, a decoder layer's backward pass: the residuals of every layer (the layers are
+      one scan, whose stacked residuals stay live until the scan's backward pass ends; those of
+      the head and loss are freed by then), and the layer's working set (``backward``): what
+      the remat policy did not save and the layer recomputes (one layer's residuals without
+      remat less those with it) and the gradients of its attention scores and probabilities
+      (2 x r x H x T^2 float32). With FSDP also ``gathered_layer`` (two layers' weights
+      all-gathered in compute dtype: the current one and the prefetched next) and
+      ``layer_grad`` (one layer's float32 weight gradient in full, before its reduce-scatter);
+    * ``update``: the summed gradient and its normalized, clipped copy (``update``, p).
     """
     cfg = config.model
     seq_len = config.seq_len or 2
@@ -193,43 +227,39 @@ def memory_inventory(
     rows = max(1, math.ceil(config.global_batch_size / config.grad_accum_steps / batch_shards))
     compute_bytes = 2 if config.compute_dtype == "bfloat16" else 4
     local = _local_model(cfg, tensor)
-    acts = saved_residual_bytes(local, config.compute_dtype, config.remat, rows, seq_len)
-    heads = local.num_attention_heads
-    # The backward pass starts at the logits (their gradient, with every residual still live)
-    # and then walks down the layers, each freeing its residuals as it goes; its peak is the
-    # larger of the two moments, not their sum.
-    logits_grad = 2 * rows * seq_len * local.vocab * 4
+    layer_saved, head_saved = _residuals_by_place(
+        local, config.compute_dtype, config.remat, rows, seq_len
+    )
+    layers_saved = layer_saved * cfg.num_hidden_layers
     if config.remat == "none":
-        scores_grad = 2 * rows * heads * seq_len * seq_len * 4
-        backward = float(max(logits_grad, scores_grad))
+        recomputed = 0.0
     else:
-        # The layer being differentiated is recomputed with everything kept: one layer of the
-        # no-remat residuals (a 2-layer trace less a 1-layer one); the score gradients reuse
-        # the buffers that layer frees.
-        def layers(n: int) -> float:
-            return saved_residual_bytes(
-                local.model_copy(update={"num_hidden_layers": n}),
-                config.compute_dtype,
-                "none",
-                rows,
-                seq_len,
-            )
-
-        backward = max(logits_grad, layers(2) - layers(1))
-    batch = 3 * device_rows * seq_len * 4
+        layer_all, _ = _residuals_by_place(local, config.compute_dtype, "none", rows, seq_len)
+        recomputed = max(0.0, layer_all - layer_saved)
+    scores_grad = 2.0 * rows * local.num_attention_heads * seq_len * seq_len * 4
+    logits_grad = 3.0 * rows * seq_len * local.vocab * 4
+    batch = 3.0 * device_rows * seq_len * 4
     fsdp = sizes["fsdp"] > 1
-    return {
+    held = {
         "params": params_bytes,
-        "grads": params_bytes,
         "optimizer": 2 * params_bytes,
-        "update": params_bytes,
-        "accumulation": (params_bytes + batch) if config.grad_accum_steps > 1 else 0.0,
-        "gathered_layer": 2 * layer_params / tensor * compute_bytes if fsdp else 0.0,
-        "layer_grad": layer_params / tensor * 4 if fsdp else 0.0,
-        "activations": acts,
-        "backward": backward,
         "batch": batch,
+        "grads": params_bytes,
+        "accumulation": (params_bytes + batch) if config.grad_accum_steps > 1 else 0.0,
     }
+    moments = {
+        "loss": {"activations": layers_saved + head_saved, "backward": logits_grad},
+        "layer": {
+            "activations": layers_saved,
+            "backward": recomputed + scores_grad,
+            "gathered_layer": 2 * layer_params / tensor * compute_bytes if fsdp else 0.0,
+            "layer_grad": layer_params / tensor * 4 if fsdp else 0.0,
+        },
+        "update": {"update": params_bytes},
+    }
+    moment = max(moments, key=lambda name: sum(moments[name].values()))
+    names = ("gathered_layer", "layer_grad", "update", "activations", "backward")
+    return moment, {**held, **{n: moments[moment].get(n, 0.0) for n in names}}
 
 
 def plan(
@@ -293,7 +323,7 @@ def plan(
     batch_shards = sizes["data"] * sizes["fsdp"]
     rows = config.global_batch_size / config.grad_accum_steps / batch_shards
     params_b = local_elems * 4.0
-    memory = memory_inventory(config, sizes, params_b, layer_params)
+    peak_at, memory = memory_inventory(config, sizes, params_b, layer_params)
     total = sum(memory.values())
     state_b = memory["params"] + memory["grads"] + memory["optimizer"] + memory["update"]
     gathered = memory["gathered_layer"] + memory["layer_grad"] + memory["accumulation"]
@@ -326,6 +356,7 @@ def plan(
         update_gib=memory["update"] / _GIB,
         backward_gib=memory["backward"] / _GIB,
         batch_gib=memory["batch"] / _GIB,
+        peak_at=peak_at,
         total_gib=total / _GIB,
         device_memory_gib=hw.hbm_bytes / _GIB,
         fits=fits,
