@@ -140,3 +140,62 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(
     assert "--force" in caplog.text and "trying the previous checkpoint" in caplog.text
     # Resume is exact, so the six steps re-played from checkpoint 6 give the same weights.
     assert file_sha256(run / "hf" / "model.safetensors") == original
+
+
+def _layout_on(mesh_text: str, out: Path) -> Any:
+    from lemur_train.config import MeshConfig
+    from lemur_train.model import build_model
+    from lemur_train.optim import make_optimizer
+    from lemur_train.sharding import make_mesh
+    from lemur_train.train_state import state_layout
+    from lemur_train.weights import read_model_config
+
+    run = TrainConfig.model_validate_json((out / "run_config.json").read_text())
+    model = build_model(read_model_config(out))
+    mesh = make_mesh(MeshConfig.parse(mesh_text))
+    return state_layout(model, make_optimizer(run.optimizer, run.max_steps), mesh)
+
+
+def test_a_run_directory_as_init_from_is_restored_into_shards_without_a_host_copy(
+    trained: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jax
+    from lemur_train import weights
+
+    out, _ = trained
+    _, whole = weights.load_weights(out)  # the reference: the whole checkpoint on the host
+    # Another mesh than the run's own (data=2, fsdp=2, tensor=2): the restore reshards.
+    layout = _layout_on("fsdp=4,tensor=2", out)
+
+    def host_copy(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the run's checkpoint was read whole on the host")
+
+    monkeypatch.setattr(weights, "load_weights", host_copy)
+    monkeypatch.setattr(weights, "_to_numpy", host_copy)
+    got = weights.load_sharded_params(out, layout.abstract.params, layout.param_shardings)
+    leaves = jax.tree.leaves(got)
+    assert len(leaves) == len(jax.tree.leaves(whole))
+    for leaf, ref, want in zip(
+        leaves, jax.tree.leaves(whole), jax.tree.leaves(layout.param_shardings), strict=True
+    ):
+        assert leaf.sharding == want
+        np.testing.assert_array_equal(np.asarray(leaf), ref)
+    # The sharded leaves arrive split: a device holds its slice, not the tensor.
+    assert any(s.data.shape != leaf.shape for leaf in leaves for s in leaf.addressable_shards)
+
+
+def test_a_run_directory_of_another_shape_is_refused_naming_the_parameter(
+    trained: tuple[Path, Any],
+) -> None:
+    import jax
+    from lemur_train.weights import load_sharded_params
+
+    out, _ = trained
+    layout = _layout_on("fsdp=8", out)
+    abstract = jax.tree.map(lambda x: x, layout.abstract.params)
+    table = abstract["embed_tokens"]["embedding"]
+    abstract["embed_tokens"]["embedding"] = jax.ShapeDtypeStruct(
+        (table.shape[0] + 8, table.shape[1]), table.dtype
+    )
+    with pytest.raises(ValueError, match=r"\['embed_tokens'\]\['embedding'\] has shape"):
+        load_sharded_params(out, abstract, layout.param_shardings)

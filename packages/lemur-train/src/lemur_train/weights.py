@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 from lemur_core.atomic import atomic_write_text
@@ -75,12 +76,13 @@ def load_weights(path: str | os.PathLike[str]) -> tuple[ModelConfig, Any]:
         return cfg, _to_numpy(params)
     if (root / RUN_CONFIG_FILE).exists():
         run = TrainConfig.model_validate_json((root / RUN_CONFIG_FILE).read_text())
-        manager = ocp.CheckpointManager(root / "checkpoints", item_names=("state", "data"))
-        step = manager.latest_step()
-        if step is None:
-            raise FileNotFoundError(f"{root} is a training run without any complete checkpoint")
-        restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
-        manager.close()
+        manager, step = _latest_checkpoint(root)
+        try:
+            restored = manager.restore(
+                step, args=ocp.args.Composite(state=ocp.args.StandardRestore())
+            )
+        finally:
+            manager.close()
         return run.model, _to_numpy(restored.state["params"])
     raise _not_weights(root)
 
@@ -88,22 +90,78 @@ def load_weights(path: str | os.PathLike[str]) -> tuple[ModelConfig, Any]:
 def load_sharded_params(path: str | os.PathLike[str], abstract: Any, shardings: Any) -> Any:
     """Params of any of the three forms as float32 jax Arrays in ``shardings``, each device
     reading only its own slice: an HF directory is read slice by slice from its memory-mapped
-    safetensors (``jax.make_array_from_callback``), a lemur params checkpoint by Orbax's sharded
-    restore. A training run directory is read on the host first (its checkpoint also holds
-    optimizer state of unknown shape) and then sliced per device."""
+    safetensors (``jax.make_array_from_callback``); a lemur params checkpoint, and the params
+    subtree of a training run's latest checkpoint (its optimizer state is never read), by
+    Orbax's sharded restore. A stored shape that differs from ``abstract`` is a ``ValueError``
+    naming the parameter."""
     root = Path(path).absolute()
     if (root / "config.json").exists():
         return place_params(hf_sources(root)[1], shardings, abstract)
+    target = jax.tree.map(
+        lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, jnp.float32, sharding=sharding),
+        abstract,
+        shardings,
+    )
     if (root / MODEL_CONFIG_FILE).exists():
-        target = jax.tree.map(
-            lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
-            abstract,
-            shardings,
-        )
+        _check_stored_shapes(root / "params", None, abstract)
         with ocp.StandardCheckpointer() as checkpointer:
             restored = checkpointer.restore(root / "params", target)
         return place_params(restored, shardings, abstract)
-    return place_params(load_weights(root)[1], shardings, abstract)
+    if (root / RUN_CONFIG_FILE).exists():
+        manager, step = _latest_checkpoint(root)
+        try:
+            _check_stored_shapes(root / "checkpoints" / str(step) / "state", "params", abstract)
+            # Only the params subtree of the saved TrainState, straight into its shards.
+            item = {"params": target}
+            restore = ocp.args.PyTreeRestore(  # type: ignore[call-arg]
+                item=item,
+                restore_args=ocp.checkpoint_utils.construct_restore_args(item),
+                partial_restore=True,
+            )
+            restored = manager.restore(step, args=ocp.args.Composite(state=restore))
+        finally:
+            manager.close()
+        return place_params(restored.state["params"], shardings, abstract)
+    raise _not_weights(root)
+
+
+def _latest_checkpoint(root: Path) -> tuple[ocp.CheckpointManager, int]:
+    # The newest complete checkpoint of a training run directory (Orbax renames a checkpoint
+    # into place only when it is whole, so an interrupted save is never the latest).
+    manager = ocp.CheckpointManager(root / "checkpoints", item_names=("state", "data"))
+    step = manager.latest_step()
+    if step is None:
+        manager.close()
+        raise FileNotFoundError(f"{root} is a training run without any complete checkpoint")
+    return manager, step
+
+
+def _check_stored_shapes(tree_dir: Path, subtree: str | None, abstract: Any) -> None:
+    # Orbax restores into the requested shape; compare with what was stored first, from the
+    # checkpoint's metadata alone, so a mismatch names the parameter instead of restoring a
+    # wrong-sized array.
+    with ocp.PyTreeCheckpointer() as checkpointer:
+        metadata = checkpointer.metadata(tree_dir)
+    stored = getattr(metadata, "item_metadata", metadata)
+    if subtree is not None:
+        stored = stored[subtree]
+
+    def check(path: Any, want: Any) -> None:
+        node = stored
+        for key in path:
+            name = getattr(key, "key", getattr(key, "name", key))
+            if name not in node:
+                raise ValueError(
+                    f"parameter {jax.tree_util.keystr(path)} is missing from {tree_dir}"
+                )
+            node = node[name]
+        if tuple(node.shape) != tuple(want.shape):
+            raise ValueError(
+                f"parameter {jax.tree_util.keystr(path)} has shape {tuple(node.shape)} in "
+                f"{tree_dir}, the model expects {tuple(want.shape)}"
+            )
+
+    jax.tree_util.tree_map_with_path(check, abstract)
 
 
 def _to_numpy(tree: Any) -> Any:
