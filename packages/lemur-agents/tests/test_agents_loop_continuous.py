@@ -184,3 +184,15 @@ def test_a_bug_in_the_loop_is_raised_not_swallowed(schedule: str) -> None:
             [cases._spec(i) for i in range(3)],
             config=LoopConfig(schedule=schedule, context_window=64),  # type: ignore[arg-type]
         )
+
+
+def test_the_progress_bar_shows_turns_and_an_eta(capsys: pytest.CaptureFixture[str]) -> None:
+    config = LoopConfig(schedule="continuous", progress=True, progress_label="cont")
+    records = run_episodes(
+        ScriptedChatModel(cases._counting_guesser),
+        [cases._spec(i) for i in range(4)],
+        config=config,
+    )
+    shown = " ".join(capsys.readouterr().out.split())
+    turns = sum(len(r.turns) for r in records)
+    assert "cont" in shown and "ETA" in shown and f"{turns} turns" in shown, shown

@@ -370,8 +370,14 @@ async def arun_episodes(
             if run.config.schedule == "continuous":
                 from lemur_agents.loop.continuous import play_continuously
 
+                shown = [0.0]
+
                 def on_progress() -> None:
-                    if progress is not None and task is not None:
+                    # Called after every turn: the counters walk every record, so at most
+                    # ten refreshes a second (the bar redraws at 10 Hz anyway).
+                    now = time.monotonic()
+                    if progress is not None and task is not None and now - shown[0] >= 0.1:
+                        shown[0] = now
                         progress.update(task, completed=len(run.records), **run.fields())
 
                 await play_continuously(
@@ -382,6 +388,8 @@ async def arun_episodes(
                     step=step,
                     on_progress=on_progress,
                 )
+                if progress is not None and task is not None:
+                    progress.update(task, completed=len(run.records), **run.fields())
             while run.pending or run.live:
                 if should_stop is not None and should_stop():
                     break
