@@ -165,6 +165,11 @@ def _mark_note(rows: list[list[str]], notes: list[str]) -> list[str]:
     return [*notes, ERROR_NOTE] if any(ERROR_MARK in c for r in rows for c in r) else notes
 
 
+def _cell_note(rows: list[list[str]]) -> list[str]:
+    """:data:`CELL_NOTE` when a cell of ``rows`` carries an n (a table of '–' needs none)."""
+    return [CELL_NOTE] if any("(n=" in c for r in rows for c in r) else []
+
+
 def evidence_table(summaries: list[dict[str, Any]]) -> Table:
     """Every run's cells with their evidence: n, success %, 95% CI, how episodes ended."""
     header = ["Model", "Task", "n", "Success %", "95% CI", "Terminations"]
@@ -270,7 +275,7 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
                 "table3",
                 header,
                 rows,
-                _mark_note(rows, ["Greedy decoding; pass@1 for code.", CELL_NOTE]),
+                _mark_note(rows, ["Greedy decoding; pass@1 for code.", *_cell_note(rows)]),
             ),
         )
     )
@@ -300,7 +305,7 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
                 key,
                 title,
                 header,
-                *_with_refs(ref, key, header, rows, _mark_note(rows, [CELL_NOTE] if rows else [])),
+                *_with_refs(ref, key, header, rows, _mark_note(rows, _cell_note(rows))),
             )
         )
     out.insert(3, _table6(ref, summaries))
@@ -424,7 +429,7 @@ def _fig5(ref: PaperReference, summaries: list[dict[str, Any]]) -> Table:
         "fig5",
         "Fig. 5 — WebArena success by action representation",
         header,
-        *_with_refs(ref, "fig5", header, rows, _mark_note(rows, [CELL_NOTE] if rows else [])),
+        *_with_refs(ref, "fig5", header, rows, _mark_note(rows, _cell_note(rows))),
     )
 
 
