@@ -160,4 +160,5 @@ def test_cli_and_api_assume_the_same_sequence_length() -> None:
     assert out.exit_code == 0, out.output
     cli = json.loads(out.output)
     assert cli["tokens_per_step"] == api.tokens_per_step
-    assert api.tokens_per_step == 8 * min(1024, DEFAULT_SEQ_LEN)
+    rows = TrainConfig.preset("tiny").global_batch_size
+    assert api.tokens_per_step == rows * min(1024, DEFAULT_SEQ_LEN)
