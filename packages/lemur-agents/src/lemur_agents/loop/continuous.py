@@ -79,8 +79,14 @@ async def play_continuously(
                 answer = (await provider.afeedback([feedback_request(episode, draft)]))[0]
             except Exception as exc:
                 answer = exc
-        # close_turn may end the episode, closing its env: in the env thread.
-        await in_env_thread(close_turn, episode, draft, answer)
+        # close_turn may end the episode, closing its env: a thread-affine env (Playwright's
+        # browser) is closed in the thread that made it; any other here, without a thread hop
+        # (two GIL hand-offs; a fifth of a one-turn episode's CPU time in the runner's harness).
+        env = episode.env.unwrapped if episode.env is not None else None
+        if getattr(env, "thread_affine", False):
+            await in_env_thread(close_turn, episode, draft, answer)
+        else:
+            close_turn(episode, draft, answer)
 
     async def worker() -> None:
         while run.pending and not stopping():
