@@ -183,6 +183,8 @@ class Attention(nn.Module):
             cfg.resolved_head_dim,
         )
         std = cfg.initializer_range
+        batch, length = x.shape[0], x.shape[1]
+        rows = x.reshape(batch * length, x.shape[2])
 
         def proj(name: str, n: int, axis: str) -> Array:
             return nn.DenseGeneral(
@@ -192,12 +194,11 @@ class Attention(nn.Module):
                 dot_general=blocked_dot_general,
                 kernel_init=_init(std, ("embed", axis, "head_dim")),
                 name=name,
-            )(x)
+            )(rows).reshape(batch, length, n, head_dim)
 
         q = rotary(proj("q_proj", heads, "heads"), *rope)
         k = rotary(proj("k_proj", kv_heads, "kv_heads"), *rope)
         v = proj("v_proj", kv_heads, "kv_heads")
-        batch, length = x.shape[0], x.shape[1]
         groups = heads // kv_heads
         # Query head h uses key/value head h // groups, the same grouping as HF's repeat_kv.
         q = q.reshape(batch, length, kv_heads, groups, head_dim)
@@ -207,7 +208,7 @@ class Attention(nn.Module):
         probs = jax.nn.softmax(scores, axis=-1).astype(self.dtype)
         # probs [b,k,g,t,s] x v [b,s,k,d] over s, batched over (b, k) -> [b,k,g,t,d].
         out = blocked_dot_general(probs, v, (((4,), (1,)), ((0, 1), (0, 2))))
-        out = jnp.transpose(out, (0, 3, 1, 2, 4)).reshape(batch, length, heads, head_dim)
+        out = jnp.transpose(out, (0, 3, 1, 2, 4)).reshape(batch * length, heads, head_dim)
         return nn.DenseGeneral(
             cfg.hidden_size,
             axis=(-2, -1),
@@ -216,7 +217,7 @@ class Attention(nn.Module):
             dot_general=blocked_dot_general,
             kernel_init=_init(std, ("heads", "head_dim", "embed")),
             name="o_proj",
-        )(out)
+        )(out).reshape(batch, length, cfg.hidden_size)
 
 
 class MLP(nn.Module):
@@ -239,9 +240,11 @@ class MLP(nn.Module):
                 name=name,
             )
 
-        gate = dense("gate_proj", cfg.intermediate_size, ("embed", "mlp"))(x)
-        up = dense("up_proj", cfg.intermediate_size, ("embed", "mlp"))(x)
-        return dense("down_proj", cfg.hidden_size, ("mlp", "embed"))(nn.silu(gate) * up)
+        rows = x.reshape(-1, x.shape[-1])
+        gate = dense("gate_proj", cfg.intermediate_size, ("embed", "mlp"))(rows)
+        up = dense("up_proj", cfg.intermediate_size, ("embed", "mlp"))(rows)
+        out = dense("down_proj", cfg.hidden_size, ("mlp", "embed"))(nn.silu(gate) * up)
+        return out.reshape(x.shape)
 
 
 class DecoderLayer(nn.Module):
@@ -312,12 +315,11 @@ class Llama(nn.Module):
         rope = rope_tables(positions, tokens.shape[1], cfg.resolved_head_dim, cfg.rope_theta)
         x, _ = stack(cfg, self.dtype, name="layers")(x, rope, mask)
         x = RMSNorm(cfg.rms_norm_eps, self.dtype, name="norm")(x)
+        rows = x.reshape(-1, x.shape[-1])
         if cfg.tie_word_embeddings:
             # embed.attend's jnp.dot would sum the hidden axis term after term on CPU.
             table = cast(Array, embed.embedding).astype(jnp.float32)
-            logits = blocked_dot_general(
-                x.astype(jnp.float32), table, (((x.ndim - 1,), (1,)), ((), ()))
-            )
+            logits = blocked_dot_general(rows.astype(jnp.float32), table, (((1,), (1,)), ((), ())))
         else:
             logits = nn.Dense(
                 cfg.vocab,
@@ -326,7 +328,8 @@ class Llama(nn.Module):
                 dot_general=blocked_dot_general,
                 kernel_init=_init(cfg.initializer_range, ("embed", "vocab")),
                 name="lm_head",
-            )(x)
+            )(rows)
+        logits = logits.reshape(*x.shape[:-1], cfg.vocab)
         return logits.astype(jnp.float32)
 
 

@@ -30,14 +30,23 @@ def token_losses(
 ) -> dict[str, jax.Array]:
     """Loss sums and counts of one batch: ``loss_sum``, ``count``, and per-source versions."""
     tokens = batch["tokens"]
-    logits = cast(jax.Array, model.apply({"params": params}, tokens, batch["segment_ids"]))[:, :-1]
-    targets = tokens[:, 1:]
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    nll = -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
-    mask = target_mask(batch["segment_ids"], cross_document).astype(jnp.float32)
+    # Logits at every position (no [:, :-1] slice: its gradient is a padded copy of the whole
+    # [B, T, vocab] array); the last position's target is a placeholder with zero weight.
+    logits = cast(jax.Array, model.apply({"params": params}, tokens, batch["segment_ids"]))
+
+    def next_of(x: jax.Array) -> jax.Array:  # x[:, t + 1] at t, a zero at the last position
+        return jnp.concatenate([x[:, 1:], jnp.zeros_like(x[:, :1])], axis=1)
+
+    targets = next_of(tokens)
+    # -log softmax(logits)[target] = logsumexp(logits) - logits[target]; the target logit is
+    # picked with a one-hot product, whose gradient is elementwise (a gather's is a scatter).
+    picked = jnp.sum(logits * jax.nn.one_hot(targets, logits.shape[-1], dtype=logits.dtype), -1)
+    nll = jax.nn.logsumexp(logits, axis=-1) - picked
+    counted = target_mask(batch["segment_ids"], cross_document)
+    mask = jnp.pad(counted, ((0, 0), (0, 1))).astype(jnp.float32)
     weighted = nll * mask
     # Padding has source -1; it carries zero weight, so clipping it to 0 changes no sum.
-    sources = jnp.clip(batch["source_ids"][:, 1:], 0, num_sources - 1)
+    sources = jnp.clip(next_of(batch["source_ids"]), 0, num_sources - 1)
     one_hot = jax.nn.one_hot(sources, num_sources, dtype=jnp.float32)
     return {
         "loss_sum": weighted.sum(),
