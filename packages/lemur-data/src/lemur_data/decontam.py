@@ -10,6 +10,15 @@ separate words, so ``def f(x): return x+1`` and ``DEF F ( X ) : RETURN X + 1`` g
 words. Each n-gram is the n consecutive words joined by one space and hashed with
 xxhash64; membership is a set lookup, so checking a document costs O(words).
 
+Checking a document is vectorized (:class:`_WindowIndex`): each word is mapped once to a
+value (a stable hash of the words the references use, 0 for any other word), the n-gram
+windows are combined from those values by a polynomial in numpy and looked up in a sorted
+array of the reference windows' values. A window holding a word no reference uses cannot be
+a reference n-gram and is never a candidate; a candidate is confirmed by the exact per-n-gram
+xxhash64 lookup above, so the verdicts and recorded hits are those of the per-n-gram check.
+The reference index is built in memory from the benchmark files on every run; no hashes are
+stored on disk.
+
 Reference n-grams made only of numbers, or of fewer than three distinct words, are not
 indexed: ``1 2 3 ... 13`` and ``0 0 0 ...`` occur in benchmark tests and in unrelated code
 alike (the stdlib's ``heapq`` and ``ipaddress`` "matched" HumanEval on them).
@@ -23,9 +32,12 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import regex
 import xxhash
 
@@ -70,6 +82,86 @@ def _iter_ngrams(tokens: list[str], n: int) -> Iterator[tuple[int, int]]:
         yield start, _ngram_hash(tokens[start : start + n])
 
 
+# Odd multiplier of the window polynomial (any odd constant mixes; arithmetic is mod 2**64).
+_WINDOW_BASE = np.uint64(0x9E3779B97F4A7C15)
+_U64 = npt.NDArray[np.uint64]
+_BITMAP_SIZE = 1 << 21
+_BITMAP_MASK = np.uint64(_BITMAP_SIZE - 1)
+
+
+class _WindowIndex:
+    """Candidate filter for the per-n-gram lookup: finds the windows of a document whose
+    words could form a reference n-gram, with numpy instead of one hash per n-gram.
+
+    Every word of the references gets a nonzero value (its xxhash64, 1 when that is 0); a
+    window of ``length`` words is ``sum(value[i] * BASE**(length-1-i))`` mod 2**64. Equal
+    word sequences give equal sums, so every true match is a candidate (no false negatives);
+    a window with a word the references never use (value 0) is not one. Candidates are
+    confirmed by the caller against the exact xxhash64 index.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+        self._windows: dict[int, _U64] = {}
+        self._bitmaps: dict[int, npt.NDArray[np.bool_]] = {}
+        self._pending: dict[int, list[int]] = {}
+
+    def add(self, tokens: list[str]) -> None:
+        """Register ``tokens`` (one reference n-gram, all its words) as a window."""
+        for w in tokens:
+            if w not in self.values:
+                self.values[w] = xxhash.xxh64_intdigest(w.encode("utf-8")) or 1
+        arr = np.array([self.values[w] for w in tokens], dtype=np.uint64)
+        self._pending.setdefault(len(tokens), []).append(int(self._combine(arr, len(tokens))[0]))
+
+    def freeze(self) -> None:
+        """Sort the registered windows per length (call once, after the last :meth:`add`)."""
+        for length, vals in self._pending.items():
+            table = np.unique(np.array(vals, dtype=np.uint64))
+            self._windows[length] = table
+            # A presence map of the low bits: one cache-friendly gather rejects almost every
+            # window before the binary search of the (larger, unordered-access) sorted table.
+            bitmap = np.zeros(_BITMAP_SIZE, dtype=np.bool_)
+            bitmap[table & _BITMAP_MASK] = True
+            self._bitmaps[length] = bitmap
+        self._pending = {}
+
+    def word_values(self, tokens: list[str]) -> _U64:
+        """The value of each token (0 for a word no reference uses)."""
+        # map() over the bound dict.get keeps the per-word loop in C.
+        return np.fromiter(
+            map(self.values.get, tokens, repeat(0)), dtype=np.uint64, count=len(tokens)
+        )
+
+    @staticmethod
+    def _combine(vals: _U64, length: int) -> _U64:
+        """The polynomial value of every window of ``length`` consecutive entries of ``vals``."""
+        count = len(vals) - length + 1
+        acc = vals[:count].copy()
+        for j in range(1, length):
+            acc *= _WINDOW_BASE
+            acc += vals[j : j + count]
+        return acc
+
+    def candidates(self, vals: _U64, length: int) -> list[int]:
+        """Start indices, ascending, of the windows of ``length`` words that may match."""
+        table = self._windows.get(length)
+        if table is None or len(vals) < length:
+            return []
+        unknown = np.concatenate(([0], np.cumsum(vals == 0)))
+        known = (unknown[length:] - unknown[:-length]) == 0
+        if not known.any():
+            return []
+        windows = self._combine(vals, length)
+        starts = np.flatnonzero(known & self._bitmaps[length][windows & _BITMAP_MASK])
+        if not len(starts):
+            return []
+        probe = windows[starts]
+        pos = np.searchsorted(table, probe)
+        pos[pos == len(table)] = 0
+        return starts[table[pos] == probe].tolist()
+
+
 class Decontaminator:
     """Checks texts for word n-gram overlap with a set of reference items.
 
@@ -92,6 +184,7 @@ class Decontaminator:
         self.skipped_short = 0
         self._index: dict[int, str] = {}
         self._short: dict[int, tuple[int, str]] = {}
+        self._windows = _WindowIndex()
         self.items = len(references)
         for item_id in sorted(references):
             tokens = words(references[item_id])
@@ -102,10 +195,14 @@ class Decontaminator:
                 # Short items are matched as a whole word sequence (see class docstring).
                 if _is_informative(tokens):
                     self._short.setdefault(_ngram_hash(tokens), (len(tokens), item_id))
+                    self._windows.add(tokens)
                 continue
             for start, digest in _iter_ngrams(tokens, n):
-                if _is_informative(tokens[start : start + n]):
+                gram = tokens[start : start + n]
+                if _is_informative(gram):
                     self._index.setdefault(digest, item_id)
+                    self._windows.add(gram)
+        self._windows.freeze()
         self._short_lengths = sorted({length for length, _ in self._short.values()})
 
     @property
@@ -146,38 +243,41 @@ class Decontaminator:
                 references[f"{stem}/{item_id}"] = text
         return cls(references, n=n, min_words=min_words)
 
+    def _confirmed(self, text: str) -> Iterator[tuple[int, str, str]]:
+        """(digest, item id, n-gram) of every reference n-gram in ``text``, in the order of
+        the per-n-gram scan: all n-grams by start, then each shorter item length by start."""
+        tokens = words(text)
+        if not tokens or not self._windows.values:
+            return
+        vals = self._windows.word_values(tokens)
+        if len(tokens) >= self.n and self._index:
+            for start in self._windows.candidates(vals, self.n):
+                gram = " ".join(tokens[start : start + self.n])
+                digest = xxhash.xxh64_intdigest(gram.encode("utf-8"))
+                item = self._index.get(digest)
+                if item is not None:
+                    yield digest, item, gram
+        for length in self._short_lengths:
+            for start in self._windows.candidates(vals, length):
+                gram = " ".join(tokens[start : start + length])
+                digest = xxhash.xxh64_intdigest(gram.encode("utf-8"))
+                entry = self._short.get(digest)
+                if entry is not None and entry[0] == length:
+                    yield digest, entry[1], gram
+
     def hits(self, text: str) -> list[DecontamHit]:
         """Every distinct reference n-gram found in ``text``, in order of first occurrence."""
-        tokens = words(text)
         found: list[DecontamHit] = []
         seen: set[int] = set()
-        if len(tokens) >= self.n and self._index:
-            for start, digest in _iter_ngrams(tokens, self.n):
-                item = self._index.get(digest)
-                if item is not None and digest not in seen:
-                    seen.add(digest)
-                    found.append(DecontamHit(item, " ".join(tokens[start : start + self.n])))
-        for length in self._short_lengths:
-            for start, digest in _iter_ngrams(tokens, length):
-                entry = self._short.get(digest)
-                if entry is not None and entry[0] == length and digest not in seen:
-                    seen.add(digest)
-                    found.append(DecontamHit(entry[1], " ".join(tokens[start : start + length])))
+        for digest, item, gram in self._confirmed(text):
+            if digest not in seen:
+                seen.add(digest)
+                found.append(DecontamHit(item, gram))
         return found
 
     def is_contaminated(self, text: str) -> bool:
         """True when ``text`` shares at least one n-gram with a reference item."""
-        tokens = words(text)
-        if len(tokens) >= self.n and self._index:
-            index = self._index
-            if any(digest in index for _, digest in _iter_ngrams(tokens, self.n)):
-                return True
-        for length in self._short_lengths:
-            for _, digest in _iter_ngrams(tokens, length):
-                entry = self._short.get(digest)
-                if entry is not None and entry[0] == length:
-                    return True
-        return False
+        return next(self._confirmed(text), None) is not None
 
 
 def resolve_reference_path(raw: str | os.PathLike[str]) -> Path:
