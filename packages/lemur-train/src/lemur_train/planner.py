@@ -167,6 +167,39 @@ def saved_residual_bytes(
     )
 
 
+def _logits_slices(cfg: ModelConfig, compute_dtype: str, rows: int, seq_len: int) -> int:
+    """How many slices the real loss takes of the ``[rows, T, vocab]`` logits before using them
+    (the gradient of each is a padded copy of the whole array), read from its traced jaxpr."""
+    from lemur_train.train_step import token_losses
+
+    model = build_model(cfg, compute_dtype, "none")  # type: ignore[arg-type]
+    params = nn.unbox(abstract_params_boxed(model))
+    batch = {
+        k: jax.ShapeDtypeStruct((rows, seq_len), jax.numpy.int32)
+        for k in ("tokens", "segment_ids", "source_ids")
+    }
+
+    def loss(p: Any, b: Any) -> jax.Array:
+        return token_losses(model, p, b, 1, cfg.cross_document_attention)["loss_sum"]
+
+    logits = (rows, seq_len, cfg.vocab)
+
+    def count(jaxpr: Any) -> int:
+        found = 0
+        for eqn in jaxpr.eqns:
+            if eqn.primitive.name in ("slice", "dynamic_slice", "gather") and any(
+                tuple(getattr(v.aval, "shape", ())) == logits for v in eqn.invars
+            ):
+                found += 1
+            for value in eqn.params.values():
+                inner = getattr(value, "jaxpr", value)
+                if hasattr(inner, "eqns"):
+                    found += count(inner)
+        return found
+
+    return count(jax.make_jaxpr(loss)(params, batch).jaxpr)
+
+
 def _residuals_by_place(
     cfg: ModelConfig, compute_dtype: str, remat: str, rows: int, seq_len: int
 ) -> tuple[float, float]:
@@ -206,9 +239,10 @@ def memory_inventory(
 
     * ``loss``, where the backward pass starts: every residual the forward pass saved for it
       (``activations``: from the real model's autodiff trace for ``r`` rows of one device's slice
-      of the model, under the run's remat policy) and the loss's gradient as three ``r x T x V``
-      float32 arrays (``backward``: with respect to the log-probabilities, the shifted logits and
-      the full logits);
+      of the model, under the run's remat policy) and the loss's gradient as ``r x T x V`` float32
+      arrays (``backward``): the gradient with respect to the logits, its copy laid out for the
+      head's weight-gradient matmul, and one padded copy for each slice the loss takes of the
+      logits (the slice's gradient; counted in the loss's own jaxpr);
     * ``layer``, a decoder layer's backward pass: the residuals of every layer (the layers are
       one scan, whose stacked residuals stay live until the scan's backward pass ends; those of
       the head and loss are freed by then), and the layer's working set (``backward``): what
@@ -237,7 +271,8 @@ def memory_inventory(
         layer_all, _ = _residuals_by_place(local, config.compute_dtype, "none", rows, seq_len)
         recomputed = max(0.0, layer_all - layer_saved)
     scores_grad = 2.0 * rows * local.num_attention_heads * seq_len * seq_len * 4
-    logits_grad = 3.0 * rows * seq_len * local.vocab * 4
+    slices = _logits_slices(local, config.compute_dtype, rows, seq_len)
+    logits_grad = (2.0 + slices) * rows * seq_len * local.vocab * 4
     batch = 3.0 * device_rows * seq_len * 4
     fsdp = sizes["fsdp"] > 1
     held = {
