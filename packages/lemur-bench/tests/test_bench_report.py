@@ -12,7 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from lemur_bench import write_report, write_viewer
-from lemur_bench.metrics import bootstrap_ci, delta_feedback, micro_average, success_by_turn
+from lemur_bench.metrics import (
+    bootstrap_ci,
+    delta_feedback,
+    micro_average,
+    success_by_turn,
+    success_rate,
+)
 from lemur_bench.report.tables import PaperReference, build_tables, paper_reference
 from lemur_bench.summary import summarize
 from lemur_core import (
@@ -123,6 +129,20 @@ def test_bootstrap_ci_brackets_the_mean_and_is_deterministic() -> None:
     lo, hi = bootstrap_ci(vals)
     assert lo < float(np.mean(vals)) < hi
     assert (lo, hi) == bootstrap_ci(vals)
+
+
+def test_success_rate_interval_is_scipys_wilson_interval_and_not_empty_at_zero() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    for n in (1, 5, 20, 80):
+        for k in range(n + 1):
+            recs = _records("m", [1] * k + [None] * (n - k))[:n]
+            rate = success_rate(recs)
+            ref = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+            assert (rate.successes, rate.n) == (k, n)
+            assert rate.ci_low == pytest.approx(ref.low, abs=1e-12)
+            assert rate.ci_high == pytest.approx(ref.high, abs=1e-12)
+    none_of_20 = success_rate(_records("m", [None] * 20)[:20])
+    assert none_of_20.ci_low == 0.0 and none_of_20.ci_high > 0.15
 
 
 def test_delta_feedback_pairs_by_task_and_micro_average_pools() -> None:

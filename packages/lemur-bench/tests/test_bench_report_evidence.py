@@ -76,13 +76,14 @@ def test_error_dominated_cells_are_marked_and_every_cell_has_n_ci_and_terminatio
     assert not error_dominated(summary["tasks"]["mmlu"])
     tables = {t.key: t for t in build_tables([summary])}
     table4 = to_markdown(tables["table4"])
-    assert f"| m | 0.0 ±0.0 (n=4){ERROR_MARK} |" in table4 and "model_error or env_error" in table4
+    # Wilson intervals: 0/4 is [0, 49.0], 1/1 is [20.7, 100].
+    assert f"| m | 0.0 ±24.5 (n=4){ERROR_MARK} |" in table4 and "model_error or env_error" in table4
     evidence = to_markdown(tables["evidence"])
     assert re.search(
-        r"\| m \| mint-gsm8k \| 4 \| 0\.0† \| \[0\.0, 0\.0\] \| model_error 3, max_turns 1 \|",
+        r"\| m \| mint-gsm8k \| 4 \| 0\.0† \| \[0\.0, 49\.0\] \| model_error 3, max_turns 1 \|",
         evidence,
     ), evidence
-    assert "| m | mmlu | 1 | 100.0 | [100.0, 100.0] | solved 1 |" in evidence
+    assert "| m | mmlu | 1 | 100.0 | [20.7, 100.0] | solved 1 |" in evidence
     run = tmp_path / "run"
     run.mkdir()
     atomic_write_text(run / "summary.json", json.dumps(summary))

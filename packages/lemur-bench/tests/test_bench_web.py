@@ -185,4 +185,8 @@ def test_report_draws_fig5_and_table7_holds_both_rates(
         if len(row) > column and row[1].startswith("scripted:")
     }
     model = f"scripted:{web_runs['tasks'] / SCRIPT_NAME}"
-    assert cells == {model: "100.0", f"{model} (symbolic actions)": "75.0"}
+    # Each cell: rate, half its 95% Wilson interval, n.
+    assert cells == {
+        model: "100.0 ±24.5 (n=4)",
+        f"{model} (symbolic actions)": "75.0 ±32.7 (n=4)",
+    }

@@ -1,16 +1,20 @@
-"""Metrics over episode records: success rate with bootstrap confidence intervals, success by
+"""Metrics over episode records: success rate with a Wilson score interval, success by
 turn (paper Fig. 4), Δfeedback with a paired bootstrap (paper Table 6), micro averages (the
 paper's "Micro Avg." columns), and exact-MINT success at each turn budget.
 
 Every function takes plain ``EpisodeRecord``s, so it works on any run's ``episodes.jsonl``.
-Bootstrap resampling uses a fixed seed: the same records give the same interval.
+Bootstrap resampling uses a fixed seed: the same records give the same interval. A success rate
+takes the Wilson interval instead of the bootstrap: at 0/20 or 20/20 every resample has the same
+mean, so a percentile bootstrap claims a zero-width interval; Wilson's is 0-16.1% there.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from statistics import NormalDist
 
 import numpy as np
 from lemur_core import EpisodeRecord
@@ -20,7 +24,7 @@ _BUDGET = re.compile(r"@k(\d+)$")
 
 
 class Rate(BaseModel):
-    """A success rate with its bootstrap confidence interval."""
+    """A success rate with its Wilson score confidence interval."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -44,10 +48,25 @@ def bootstrap_ci(
     return (float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha)))
 
 
-def success_rate(records: Iterable[EpisodeRecord], **kw: float) -> Rate:
-    """Share of successful episodes, with a bootstrap CI (kwargs go to :func:`bootstrap_ci`)."""
+def wilson_ci(successes: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (``(nan, nan)`` when ``n`` is 0)."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # At 0 or n successes one end is exactly 0 or 1; the closed form leaves rounding there.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return (low, high)
+
+
+def success_rate(records: Iterable[EpisodeRecord], *, confidence: float = 0.95) -> Rate:
+    """Share of successful episodes, with its Wilson score interval."""
     vals = [1.0 if r.success else 0.0 for r in records]
-    lo, hi = bootstrap_ci(vals, **kw)  # type: ignore[arg-type]
+    lo, hi = wilson_ci(int(sum(vals)), len(vals), confidence=confidence)
     return Rate(
         n=len(vals),
         successes=int(sum(vals)),

@@ -11,7 +11,7 @@ leaderboard rows, labelled as such).
 * Table 7 — exploration (InterCode-CTF, WebArena, ALFWorld);
 * Fig. 5 — WebArena by action representation (symbolic vs Python call), as a table.
 
-A cell is the success rate in percent with ``±`` half its 95% CI and its n (``41.2 ±4.1
+A cell is the success rate in percent with ``±`` half its 95% CI and its n (``41.2 ±10.5
 (n=80)``); ``–`` means the run did not include that task; a ``†``
 marks a cell where most episodes ended in ``model_error`` or ``env_error`` (a failure of the
 setup, not a measured rate). The evidence table gives every run's cells with their n, 95% CI and
@@ -143,7 +143,7 @@ def _rate_cell(task: dict[str, Any] | None) -> str:
 
 def _task_cell(task: dict[str, Any] | None) -> str:
     """A paper-table cell: the rate, ``±`` half the width of its 95% CI and the episodes it
-    rests on (``41.2 ±4.1 (n=80)``), so a 1-of-1 "100.0" cannot pass for a measurement;
+    rests on (``41.2 ±10.5 (n=80)``), so a 1-of-1 "100.0" cannot pass for a measurement;
     marked when errors dominate it. ``–`` when the run did not include the task."""
     if not task or task.get("rate") is None:
         return _rate_cell(task)
@@ -156,7 +156,7 @@ def _task_cell(task: dict[str, Any] | None) -> str:
 
 #: The note under every table whose cells carry a CI and an n.
 CELL_NOTE = (
-    "Cells: success % ±half the width of its 95% CI (percentile bootstrap) and the number of "
+    "Cells: success % ±half the width of its 95% CI (Wilson score interval) and the number of "
     "episodes (n); averages are means of the task rates."
 )
 
@@ -181,7 +181,7 @@ def evidence_table(summaries: list[dict[str, Any]]) -> Table:
             ends = t.get("terminations") or {}
             ended = ", ".join(f"{k} {v}" for k, v in sorted(ends.items(), key=lambda kv: -kv[1]))
             rows.append([run_label(s), name, str(t.get("n", 0)), _rate_cell(t), ci, ended or "–"])
-    notes = ["95% CI: percentile bootstrap of the success rate over the n episodes of the cell."]
+    notes = ["95% CI: Wilson score interval of the success rate over the n episodes of the cell."]
     title = "Evidence — n, CI and terminations per cell"
     return Table("evidence", title, header, rows, _mark_note(rows, notes))
 
