@@ -74,7 +74,9 @@ def runs() -> Any:
     hf32 = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).eval()
     hf64 = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float64).eval()
     cfg, params = load_hf(hf_dir)
+    # Two jitted functions: the blocked flag is read at trace time and a jit caches its trace.
     ours = jax.jit(lambda p, t: build_model(cfg).apply({"params": p}, t))
+    ours_fast = jax.jit(lambda p, t: build_model(cfg).apply({"params": p}, t))
 
     def logits(tokens: np.ndarray) -> dict[str, np.ndarray]:
         t = torch.tensor(tokens)
@@ -88,6 +90,8 @@ def runs() -> Any:
         # The blocked CPU contractions are opt-in (they slow training); traced inside the block.
         with blocked_cpu_matmul():
             out["ours"] = np.asarray(ours(params, jnp.asarray(tokens)), np.float64)
+        # The default (training) path: XLA's own CPU dots, no blocking.
+        out["ours_fast"] = np.asarray(ours_fast(params, jnp.asarray(tokens)), np.float64)
         return out
 
     return cfg, logits
@@ -103,7 +107,7 @@ def test_fp32_logits_are_no_further_from_float64_than_transformers_fp32(
     out = logits(tokens)
     err = {
         (name, ref): np.abs(out[name] - out[ref])
-        for name in ("ours", "hf32")
+        for name in ("ours", "ours_fast", "hf32")
         for ref in ("exact64", "hf64")
     }
     for (name, ref), e in err.items():
@@ -114,3 +118,8 @@ def test_fp32_logits_are_no_further_from_float64_than_transformers_fp32(
     # The max is decided by a few hypersensitive positions and moves by +-30% with any change
     # of summation order (ours and torch's alike): measured 0.85-1.2x Transformers' own.
     assert ours.max() <= 1.5 * theirs.max()
+    # The default path (what training runs) loses more: measured at 4x128 mean 1.31x and max
+    # 1.23x Transformers' (jaxlib 0.10.2); the bound catches a regression of its accumulation.
+    fast = err["ours_fast", "exact64"]
+    assert fast.mean() <= 1.5 * theirs.mean()
+    assert fast.max() <= 2.0 * theirs.max()
