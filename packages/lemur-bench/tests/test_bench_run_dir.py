@@ -168,3 +168,25 @@ def test_unfinished_work_of_another_config_is_refused_naming_the_field(
     # The same config resumes it.
     done = _scripted(fixtures, out)
     assert done.stage.status is StageStatus.RESUMED and done["resumed_episodes"] >= 1  # type: ignore[attr-defined]
+
+
+def test_view_shows_an_unfinished_run_without_writing_into_its_directory(
+    fixtures: Path, tmp_path: Path
+) -> None:
+    # The server dies after 3 answers: the run stops unfinished, its episodes left in scratch.
+    with LoopbackServer.scripted(fixtures / SCRIPT_NAME, plan=FaultPlan(die_after=3)) as server:
+        model = server.spec().to_string()
+        out = tmp_path / "run"
+        stopped = subprocess.run(_cli(out, fixtures, model), capture_output=True, text=True)
+    assert stopped.returncode != 0 and not (out / "manifest.json").exists()
+    assert read_episodes(staging_dir(out) / "episodes.jsonl")
+    before = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    shown = subprocess.run(
+        [sys.executable, "-m", "lemur_bench.cli", "view", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    viewer = tmp_path / "run.viewer.html"
+    assert viewer.is_file() and "mmlu" in viewer.read_text(encoding="utf-8")
+    assert (sorted(p.name for p in out.iterdir()) if out.exists() else []) == before

@@ -332,10 +332,17 @@ def view(
         Path | None, typer.Option(help="HTML file (default RUN_DIR/viewer.html)")
     ] = None,
 ) -> None:
-    """Write the single-file HTML trajectory viewer of a run."""
+    """Write the single-file HTML trajectory viewer of a run (an unfinished one too)."""
     from lemur_bench.report import write_viewer
+    from lemur_bench.run_dir import staging_dir
     from lemur_bench.runner import read_episodes
 
+    default_out = run_dir / "viewer.html"
+    staged = staging_dir(run_dir)
+    if not (run_dir / "episodes.jsonl").is_file() and (staged / "episodes.jsonl").is_file():
+        # An unfinished run keeps its episodes in scratch until it is published; its viewer goes
+        # beside RUN_DIR, since a file inside it would make the next run refuse the directory.
+        run_dir, default_out = staged, run_dir.with_name(f"{run_dir.name}.viewer.html")
     if not (run_dir / "episodes.jsonl").is_file():
         raise InputError(
             "not a run directory (no episodes.jsonl)",
@@ -350,7 +357,7 @@ def view(
     gold = _gold_answers({r.benchmark for r in records}, config.get("tasks_dir"))
     path = write_viewer(
         records,
-        out or run_dir / "viewer.html",
+        out or default_out,
         gold=gold,
         max_new_tokens=config.get("max_new_tokens"),
     )
