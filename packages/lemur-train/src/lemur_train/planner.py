@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
+from typing import Any, cast
 
 import flax.linen as nn
 import jax
@@ -200,6 +200,37 @@ def _logits_slices(cfg: ModelConfig, compute_dtype: str, rows: int, seq_len: int
     return count(jax.make_jaxpr(loss)(params, batch).jaxpr)
 
 
+def _mlp_recomputed_bytes(
+    cfg: ModelConfig, compute_dtype: str, remat: str, rows: int, seq_len: int
+) -> float:
+    """Bytes of the MLP's residuals that a layer under ``remat`` recomputes in its backward pass
+    (the MLP's own residuals without remat less those the policy saves), from the real MLP
+    module's trace on ``rows`` rows."""
+    from jax._src.ad_checkpoint import saved_residuals
+
+    from lemur_train.model import _DTYPES, _REMAT_POLICIES, MLP
+
+    mlp = MLP(cfg, _DTYPES[compute_dtype])
+    x = jax.ShapeDtypeStruct((rows, seq_len, cfg.hidden_size), _DTYPES[compute_dtype])
+    params = nn.unbox(jax.eval_shape(lambda h: mlp.init(jax.random.key(0), h), x)["params"])
+
+    def residuals(policy: Any) -> float:
+        def apply(p: Any, h: jax.Array) -> jax.Array:
+            return jax.numpy.sum(cast(jax.Array, mlp.apply({"params": p}, h)))
+
+        fn = apply if policy is None else jax.checkpoint(apply, policy=policy)
+        return float(
+            sum(
+                int(aval.size) * aval.dtype.itemsize  # type: ignore[attr-defined]
+                for aval, why in saved_residuals(fn, params, x)
+                if not why.startswith("from the argument")
+            )
+        )
+
+    saved = 0.0 if remat == "none" else residuals(_REMAT_POLICIES[remat])
+    return max(0.0, residuals(None) - saved)
+
+
 def _residuals_by_place(
     cfg: ModelConfig, compute_dtype: str, remat: str, rows: int, seq_len: int
 ) -> tuple[float, float]:
@@ -247,8 +278,10 @@ def memory_inventory(
       one scan, whose stacked residuals stay live until the scan's backward pass ends; those of
       the head and loss are freed by then), and the layer's working set (``backward``): what
       the remat policy did not save and the layer recomputes (one layer's residuals without
-      remat less those with it) and the gradients of its attention scores and probabilities
-      (2 x r x H x T^2 float32). With FSDP also ``gathered_layer`` (two layers' weights
+      remat less those with it), then the larger of its MLP's backward pass (all of that live,
+      plus the gate and up projections' gradients, 2 x r x T x ffn float32) and its
+      attention's (the MLP's recomputed residuals freed, plus the gradients of the attention
+      scores and probabilities, 2 x r x H x T^2 float32). With FSDP also ``gathered_layer`` (two layers' weights
       all-gathered in compute dtype: the current one and the prefetched next) and
       ``layer_grad`` (one layer's float32 weight gradient in full, before its reduce-scatter);
     * ``update``: the summed gradient and its normalized, clipped copy (``update``, p).
@@ -266,11 +299,20 @@ def memory_inventory(
     )
     layers_saved = layer_saved * cfg.num_hidden_layers
     if config.remat == "none":
-        recomputed = 0.0
+        recomputed = mlp_recomputed = 0.0
     else:
         layer_all, _ = _residuals_by_place(local, config.compute_dtype, "none", rows, seq_len)
         recomputed = max(0.0, layer_all - layer_saved)
+        mlp_recomputed = min(
+            recomputed,
+            _mlp_recomputed_bytes(local, config.compute_dtype, config.remat, rows, seq_len),
+        )
+    # A layer's backward pass walks the MLP first, with everything recomputed live and the
+    # gradients of the gate and up projections, then the attention, with the MLP's recomputed
+    # residuals freed and the score and probability gradients formed.
+    mlp_backward = recomputed + 2.0 * rows * seq_len * local.intermediate_size * 4
     scores_grad = 2.0 * rows * local.num_attention_heads * seq_len * seq_len * 4
+    attention_backward = recomputed - mlp_recomputed + scores_grad
     slices = _logits_slices(local, config.compute_dtype, rows, seq_len)
     logits_grad = (2.0 + slices) * rows * seq_len * local.vocab * 4
     batch = 3.0 * device_rows * seq_len * 4
@@ -286,7 +328,7 @@ def memory_inventory(
         "loss": {"activations": layers_saved + head_saved, "backward": logits_grad},
         "layer": {
             "activations": layers_saved,
-            "backward": recomputed + scores_grad,
+            "backward": max(mlp_backward, attention_backward),
             "gathered_layer": 2 * layer_params / tensor * compute_bytes if fsdp else 0.0,
             "layer_grad": layer_params / tensor * 4 if fsdp else 0.0,
         },
