@@ -108,7 +108,10 @@ class _WindowIndex:
     def __init__(self) -> None:
         self.values: dict[str, int] = {}
         self._windows: dict[int, _U64] = {}
-        self._bitmaps: dict[int, npt.NDArray[np.bool_]] = {}
+        # One presence map of the low bits of every length's windows (2 MiB in all): one
+        # cache-friendly gather rejects almost every window before the binary search of the
+        # (larger, unordered-access) sorted table.
+        self._bitmap = np.zeros(0, dtype=np.bool_)
         self._pending: dict[int, list[int]] = {}
 
     def add(self, tokens: list[str]) -> None:
@@ -121,14 +124,11 @@ class _WindowIndex:
 
     def freeze(self) -> None:
         """Sort the registered windows per length (call once, after the last :meth:`add`)."""
+        self._bitmap = np.zeros(_BITMAP_SIZE if self._pending else 0, dtype=np.bool_)
         for length, vals in self._pending.items():
             table = np.unique(np.array(vals, dtype=np.uint64))
             self._windows[length] = table
-            # A presence map of the low bits: one cache-friendly gather rejects almost every
-            # window before the binary search of the (larger, unordered-access) sorted table.
-            bitmap = np.zeros(_BITMAP_SIZE, dtype=np.bool_)
-            bitmap[table & _BITMAP_MASK] = True
-            self._bitmaps[length] = bitmap
+            self._bitmap[table & _BITMAP_MASK] = True
         self._pending = {}
 
     def word_values(self, tokens: list[str]) -> _U64:
@@ -158,7 +158,7 @@ class _WindowIndex:
         if not known.any():
             return []
         windows = self._combine(vals, length)
-        starts = np.flatnonzero(known & self._bitmaps[length][windows & _BITMAP_MASK])
+        starts = np.flatnonzero(known & self._bitmap[windows & _BITMAP_MASK])
         if not len(starts):
             return []
         probe = windows[starts]
