@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from lemur_agents.loop import LoopConfig, arun_episodes, run_episodes
@@ -196,3 +197,47 @@ def test_the_progress_bar_shows_turns_and_an_eta(capsys: pytest.CaptureFixture[s
     shown = " ".join(capsys.readouterr().out.split())
     turns = sum(len(r.turns) for r in records)
     assert "cont" in shown and "ETA" in shown and f"{turns} turns" in shown, shown
+
+
+class _ThreadNotingEnv(cases.GuessEnv):  # type: ignore[name-defined,misc]
+    """The guessing env, noting the thread of every reset and step."""
+
+    threads: ClassVar[list[str]] = []
+
+    def reset(self, **kwargs: Any) -> Any:
+        type(self).threads.append(threading.current_thread().name)
+        return super().reset(**kwargs)
+
+    def step(self, action: str) -> Any:
+        type(self).threads.append(threading.current_thread().name)
+        return super().step(action)
+
+
+@pytest.mark.parametrize("schedule", ["rounds", "continuous"])
+def test_an_inline_env_is_made_and_stepped_on_the_loop_thread_with_the_same_records(
+    schedule: str,
+) -> None:
+    config = LoopConfig(schedule=schedule)  # type: ignore[arg-type]
+    threaded = [cases._spec(i, env=_ThreadNotingEnv, max_turns=5) for i in range(8)]
+    inline = [cases._spec(i, env=_ThreadNotingEnv, max_turns=5, inline_env=True) for i in range(8)]
+
+    def play(specs: list[Any]) -> tuple[list[dict[str, Any]], set[str]]:
+        _ThreadNotingEnv.threads = []
+
+        async def main() -> tuple[list[EpisodeRecord], str]:
+            records = await arun_episodes(
+                ScriptedChatModel(_mixed), specs, config=config, max_live_episodes=3
+            )
+            return records, threading.current_thread().name
+
+        records, loop_thread = asyncio.run(main())
+        seen = set(_ThreadNotingEnv.threads)
+        return [_strip(r) for r in records], {"loop" if t == loop_thread else t for t in seen}
+
+    threaded_records, threaded_seen = play(threaded)
+    inline_records, inline_seen = play(inline)
+    assert inline_records == threaded_records
+    # Steps (and, in the continuous schedule, resets) of an ordinary env leave the loop thread.
+    assert "loop" not in threaded_seen
+    expected = {"loop"} if schedule == "continuous" else {"loop", "lemur-envs_0"}
+    assert inline_seen == expected

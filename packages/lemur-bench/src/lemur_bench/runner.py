@@ -55,7 +55,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from lemur_bench import __version__
 from lemur_bench.cache import CachedChatModel
 from lemur_bench.durable import AppendLog, SyncBehind
-from lemur_bench.envs import AgentEnv, EnvContext, env_tasks
+from lemur_bench.envs import AgentEnv, EnvContext, SingleTurn, env_tasks
 from lemur_bench.formats import FormatContext
 from lemur_bench.loaders import BenchTask, LoaderError, data_path, load_tasks
 from lemur_bench.prompts import render_task, system_prompt
@@ -256,6 +256,7 @@ def plan_episodes(
         # replies): building them per episode was a tenth of a 256-episode run's CPU time.
         action_format = _action_format(spec, cfg)
         prompt = system_prompt(spec, cfg.action_representation)
+        inline = _steps_inline(spec)
         for k in budgets:
             env = _env_factory(spec, tasks, k, cfg, data_root, tasks_dir, path)
             if env is None:
@@ -285,9 +286,24 @@ def plan_episodes(
                         },
                         config_sha256=config_sha,
                         data_sha256=sha,
+                        inline_env=inline,
                     )
                 )
     return episodes, skipped, data
+
+
+# Scorers that only read the answer's text (regular expressions, arithmetic): a single-turn
+# env over one of them never blocks, so the loop steps it on its own thread (no thread hop).
+# Every other scorer runs code (a sandbox), queries a database or is not known to be cheap.
+_TEXT_SCORERS = frozenset({"option_match", "bbh_match", "numeric_exact"})
+
+
+def _steps_inline(spec: TaskSpec) -> bool:
+    return (
+        type(spec.environment) is SingleTurn
+        and spec.scorer is not None
+        and spec.scorer.name in _TEXT_SCORERS
+    )
 
 
 def _align_with_env(spec: TaskSpec, tasks: list[BenchTask], path: Path) -> list[BenchTask]:

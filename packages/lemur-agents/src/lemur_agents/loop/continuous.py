@@ -91,7 +91,12 @@ async def play_continuously(
     async def worker() -> None:
         while run.pending and not stopping():
             index, spec = run.pending.popleft()
-            episode = await in_env_thread(start_episode, spec)
+            # An inline env (EpisodeSpec.inline_env) is made here: the hop to the env thread
+            # and back left this slot without a request in flight for up to two switch
+            # intervals of the GIL.
+            episode = (
+                start_episode(spec) if spec.inline_env else await in_env_thread(start_episode, spec)
+            )
             slot = (index, episode)
             run.live.append(slot)
             try:

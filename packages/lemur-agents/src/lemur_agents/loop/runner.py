@@ -355,6 +355,9 @@ async def arun_episodes(
         return await loop.run_in_executor(env_thread, fn, *args)
 
     async def step(episode: Episode, draft: TurnDraft) -> None:
+        if episode.spec.inline_env:  # never blocks: no thread hop (see EpisodeSpec)
+            step_env(episode, draft)
+            return
         env = episode.env.unwrapped if episode.env is not None else None
         if getattr(env, "thread_affine", False):
             await in_env_thread(step_env, episode, draft)

@@ -26,7 +26,11 @@ class EpisodeSpec:
     ``prefix_messages`` (few-shot turns) go between the system prompt and the task.
     ``reference`` is given to feedback providers only, never to the model. ``info``,
     ``config_sha256`` and ``data_sha256`` are copied into the episode's record (a runner pins
-    its task config and data there).
+    its task config and data there). ``inline_env`` says the env never blocks (it scores text
+    in microseconds: no subprocess, sandbox, browser or network): the async loop then makes,
+    steps and closes it on its own thread instead of hopping to a worker thread and back
+    (two GIL hand-offs per call, each up to the interpreter's 5 ms switch interval while the
+    loop thread is busy, during which the episode has no request in flight).
     """
 
     episode_id: str
@@ -51,6 +55,7 @@ class EpisodeSpec:
     info: Mapping[str, Any] = field(default_factory=dict)
     config_sha256: str | None = None
     data_sha256: str | None = None
+    inline_env: bool = False
 
     def __post_init__(self) -> None:
         if self.max_turns < 1:
