@@ -187,3 +187,16 @@ def test_exact_mint_runs_each_turn_budget_separately(fixtures: Path, tmp_path: P
     by_k = summary["tasks"]["mint-gsm8k"]["exact_mint_by_budget"]
     # The scripted agent answers on its second turn: a 1-turn budget cannot solve it.
     assert by_k == {"1": 0.0, "2": 1.0, "3": 1.0, "4": 1.0, "5": 1.0}
+
+
+def test_only_text_scored_single_turn_tasks_step_on_the_loop_thread(fixtures: Path) -> None:
+    # gsm8k's numeric check reads text; humaneval's runs code in a sandbox and MINT's envs
+    # keep an interpreter: those must keep their worker-thread steps.
+    from lemur_bench.runner import RunConfig, plan_episodes
+
+    cfg = RunConfig(suite="all", model="scripted:x", tasks_dir=str(fixtures))
+    episodes, _, _ = plan_episodes(cfg)
+    inline = {e.benchmark: e.inline_env for e in episodes}
+    # Exactly the single-turn tasks scored by reading text (a regex, a letter match).
+    assert {b for b, flag in inline.items() if flag} == {"gsm8k", "mmlu", "bbh"}
+    assert not inline["mint-gsm8k"] and not inline["humaneval"] and not inline["spider"]
