@@ -88,14 +88,19 @@ class CachedChatModel:
         if not pairs:
             return
         with self._lock:
-            # One transaction per batch: in autocommit mode every row was its own commit.
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany("INSERT OR REPLACE INTO completions VALUES (?, ?)", pairs)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            if len(pairs) == 1:
+                # One row (the continuous schedule's one-prompt calls): autocommit makes the
+                # statement its own transaction, the same commit in one call instead of three.
+                self._db.execute("INSERT OR REPLACE INTO completions VALUES (?, ?)", pairs[0])
+            else:
+                # One transaction per batch: in autocommit mode every row was its own commit.
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany("INSERT OR REPLACE INTO completions VALUES (?, ?)", pairs)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
         self._syncer.mark(self._wal)
 
     def sync(self) -> None:

@@ -359,6 +359,13 @@ class OpenAIChatModel:
         self, conversations: Sequence[Conversation], params: GenerationParams
     ) -> list[Any]:
         route = self._clients()
+        if len(conversations) == 1:
+            # The continuous schedule's one-prompt calls: awaited here, without the task
+            # gather would wrap it in (and its scheduling round trips on the loop).
+            try:
+                return [await self._one(route, conversations[0], params)]
+            except Exception as exc:  # as gather(return_exceptions=True) would return it
+                return [exc]
         return await asyncio.gather(
             *(self._one(route, c, params) for c in conversations),
             return_exceptions=True,
