@@ -162,6 +162,7 @@ def test_cli_show_config_prints_a_stage_as_the_recipe_resolves_it() -> None:
     )
     assert out.exit_code == 0, out.output
     shown = TrainConfig.model_validate(yaml.safe_load(out.output))
-    assert shown == TrainConfig.tiny().with_overrides(["max_steps=3"])
+    # The recipe's pretrain section sets global_batch_size: 8 over the preset; --set max_steps=3.
+    assert shown == TrainConfig.tiny().with_overrides(["global_batch_size=8", "max_steps=3"])
     missing = CliRunner().invoke(app, ["show-config", "tiny", "pretrian"])
     assert missing.exit_code == 2

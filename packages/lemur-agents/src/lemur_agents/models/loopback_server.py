@@ -160,6 +160,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # Counted before the reply goes out: a client that has its answer must find it counted.
         die = owner.completed()
+        if die is None:
+            self._reset()
+            return
         self._json(200, _completion(body, text))
         if die:
             owner.kill()
@@ -320,12 +323,16 @@ class LoopbackServer:
         with self._lock:
             self.stats[what] += 1
 
-    def completed(self) -> bool:
-        """Count a good answer; True when ``die_after`` is reached (the caller kills the server
-        once that answer is sent)."""
+    def completed(self) -> bool | None:
+        """Count a good answer about to be sent: True when it is the ``die_after``-th (the caller
+        sends it, then kills the server), None when the server has already given its last answer
+        (a request racing the kill is reset, never answered), else False."""
         with self._lock:
+            last = self.plan.die_after
+            if last is not None and self.completions >= last:
+                return None
             self.completions += 1
-            return self.plan.die_after is not None and self.completions >= self.plan.die_after
+            return last is not None and self.completions >= last
 
     def kill(self) -> None:
         """Stop for good: in-flight and later connections are reset, then refused."""
