@@ -47,8 +47,23 @@ from lemur_bench.importers.mint import MintImportError, read_mint_results, run_i
 from lemur_bench.rescore import _task_of, scorer_for
 from lemur_core import EpisodeRecord
 
+# The runs whose logs show Markdown ```python blocks executed (added to MINT's repository in
+# April 2024 with the Eurus configs, commits 9ebb125..a6c6bcb): MINT's public parser never runs
+# them, so these runs came from another harness; they are parsed with ``fenced_code=True``
+# (lemur_agents.actions.tags) unless --mint-parser-everywhere.
+FENCED_CODE_RUNS = (
+    "Eurus-70B-KTO",
+    "Eurus-70B-NCA",
+    "Eurus-70B-SFT",
+    "Eurus-7B-KTO",
+    "Eurus-7B-SFT",
+    "OpenCodeInterpreter-DS-6.7B",
+)
 
-def _explain_parse(mint_label: str, ours: str, reply: str) -> str:
+
+def _explain_parse(mint_label: str, ours: str, reply: str, fenced: bool) -> str:
+    if fenced:
+        return "unexplained (a fenced-code run)"
     if mint_label == "execute" and ours == "invalid" and "```" in reply:
         return "fenced-code harness"
     return "unexplained"
@@ -121,6 +136,11 @@ def main() -> int:
     parser.add_argument(
         "--code-sample", type=int, default=1, help="check 1 in N distinct code solutions"
     )
+    parser.add_argument(
+        "--mint-parser-everywhere",
+        action="store_true",
+        help="parse the fenced-code runs with MINT's public parser too",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--disagreements", type=Path, help="write each disagreement here")
     args = parser.parse_args()
@@ -132,13 +152,16 @@ def main() -> int:
     )
     started = time.time()
     parse: Counter[tuple[str, bool]] = Counter()
+    by_harness: Counter[tuple[str, bool]] = Counter()
     verdict: Counter[tuple[str, bool]] = Counter()
     unknown = 0
     bad: list[dict[str, Any]] = []
     jobs: list[tuple[str, str, Any, Any, bool, dict[str, Any]]] = []
     for path in files:
         try:
-            run = run_info_from_path(path)
+            model = path.relative_to(args.outputs).parts[0]
+            fenced = model in FENCED_CODE_RUNS and not args.mint_parser_everywhere
+            run = run_info_from_path(path, fenced_code=fenced)
             records = list(read_mint_results(path, run))
         except MintImportError as exc:
             print(f"skip {path}: {exc}", file=sys.stderr)
@@ -157,12 +180,13 @@ def main() -> int:
                     unknown += 1
                     continue
                 parse[(task, agree)] += 1
+                by_harness[("fenced-code" if fenced else "mint", agree)] += 1
                 if not agree:
                     bad.append(
                         {
                             "kind": "parse",
                             "why": _explain_parse(
-                                str(turn.info.get("mint_label")), ours, turn.raw_output
+                                str(turn.info.get("mint_label")), ours, turn.raw_output, fenced
                             ),
                             "file": where,
                             "task_id": rec.task_id,
@@ -231,13 +255,22 @@ def main() -> int:
             f"{name:<10} {pa:>8}/{pn:<7} {100 * pa / max(pn, 1):6.2f}% "
             f"{va:>8}/{vn:<7} {100 * va / max(vn, 1):6.2f}%"
         )
+    figures["parse_by_harness"] = {}
+    for harness in ("mint", "fenced-code"):
+        ok, n = rate(by_harness, harness)
+        if n:
+            figures["parse_by_harness"][harness] = [ok, n]
+            print(f"parse agreement, runs of the {harness} harness: {ok}/{n} ({100 * ok / n:.2f}%)")
     by_kind: dict[str, Counter[str]] = defaultdict(Counter)
     for b in bad:
         by_kind[b["kind"]][b["why"]] += 1
     figures["disagreements"] = {k: dict(v) for k, v in by_kind.items()}
     for kind, why in by_kind.items():
         print(f"{kind} disagreements by cause: {dict(why)}")
-    explained = {k: sum(n for w, n in v.items() if w != "unexplained") for k, v in by_kind.items()}
+    explained = {
+        k: sum(n for w, n in v.items() if not w.startswith("unexplained"))
+        for k, v in by_kind.items()
+    }
     for name, counter in (("parse", parse), ("verdict", verdict)):
         ok, n = rate(counter)
         n_expl = explained.get(name, 0)

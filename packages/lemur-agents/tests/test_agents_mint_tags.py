@@ -102,3 +102,38 @@ def test_render_then_parse_round_trips(kind: str, content: str, mode: str) -> No
 def test_unknown_mode_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ValueError, match="mint, corrected"):
         MintTagMapper("exact")  # type: ignore[arg-type]
+
+
+# Replies of MINT's Eurus-7B-KTO run (hotpotqa 26) and Eurus-70B-KTO run (humaneval 11), which
+# MINT's logs show executed although they hold no <execute> block.
+_EURUS_ONE_LINE = (
+    "<thought> Search first. </thought>\n```python print(wikipedia_search('Op. 5 sonatas')) ```"
+)
+_EURUS_BLOCKS = "<thought> plan </thought>\n\n```python\ndef f(x):\n    return x\n```\ntext\n```python\nprint(f(1))\n```"
+
+
+def test_fenced_code_runs_markdown_python_blocks_only_when_asked() -> None:
+    fenced = MintTagMapper("mint", fenced_code=True)
+    assert fenced.parse(_EURUS_ONE_LINE) == MintAction(
+        kind="execute", content="print(wikipedia_search('Op. 5 sonatas'))"
+    )
+    assert fenced.parse(_EURUS_BLOCKS) == MintAction(
+        kind="execute", content="def f(x):\n    return x\nprint(f(1))"
+    )
+    for mode in ("mint", "corrected"):
+        with pytest.raises(MintParseError):
+            MintTagMapper(mode).parse(_EURUS_BLOCKS)  # type: ignore[arg-type]
+        assert MintTagMapper(mode, fenced_code=True).parse(_EURUS_BLOCKS).kind == "execute"  # type: ignore[arg-type]
+
+
+def test_fenced_code_keeps_tags_first_and_proposals_as_mint_counts_them() -> None:
+    fenced = MintTagMapper("mint", fenced_code=True)
+    both = "```python\nprint(1)\n```\n<execute>print(2)</execute>"
+    assert fenced.parse(both) == MintAction(kind="execute", content="print(2)")
+    # "<solution>" anywhere is still a proposal in mint mode; a blank one stays invalid and
+    # costs a proposal, even with a fenced block beside it.
+    with pytest.raises(MintParseError) as err:
+        fenced.parse("```python\nprint(1)\n```\n<solution> </solution>")
+    assert err.value.kind == "solution"
+    with pytest.raises(MintParseError):
+        fenced.parse("```\nplain fence, no language\n```")

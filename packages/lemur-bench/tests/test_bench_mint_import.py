@@ -282,3 +282,65 @@ def test_mint_mode_agrees_with_mints_recorded_verdicts_on_its_own_outputs() -> N
         )
         assert pre_fix, rec.episode_id
     assert total > 300 and (total - len(differ)) / total >= 0.98
+
+
+def test_fenced_code_runs_import_and_rescore_their_markdown_blocks_as_code(tmp_path: Path) -> None:
+    # The shape of MINT's Eurus runs: a ```python block that MINT's log shows executed.
+    path = tmp_path / "outputs/Eurus-7B-KTO/F=None/max5_p2+tool+cd/reasoning/gsm8k/results.jsonl"
+    reply = "<thought> multiply </thought>\n```python\nprint(3 * 4)\n```"
+    _write(
+        path,
+        [
+            mint_line(
+                "0",
+                "3 pens with 4 goats each: how many goats?",
+                "12",
+                [(reply, "12"), ("<solution> 12 </solution>", None)],
+                success=True,
+                reason="task_success",
+            )
+        ],
+    )
+    plain = next(read_mint_results(path)).turns[0]
+    assert plain.info["mint_label"] == "execute" and plain.parse_error == MINT_FORMAT_HINT
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["import", "mint", str(path), "--out", str(out), "--fenced-code"])
+    assert res.exit_code == 0, res.output
+    record = read_records(out / "episodes.jsonl")[0]
+    assert record.info["fenced_code"] is True
+    assert record.turns[0].parse_error is None
+    assert record.turns[0].info["parsed_content"] == "print(3 * 4)"
+    rescore_dir(out, "mint", workers=1)
+    verdicts = read_records(out / "episodes.jsonl")[0].info["verdicts"]
+    assert verdicts[0] == {"index": 0, "kind": "execute", "valid": True}
+    assert verdicts[1]["correct"] is True
+
+
+@pytest.mark.skipif(
+    not OUTPUTS or not Path(OUTPUTS).is_dir(),
+    reason="set LEMUR_MINT_OUTPUTS to MINT's data/outputs (git clone xingyaoww/mint-bench)",
+)
+def test_fenced_code_parse_agrees_with_the_logs_of_mints_eurus_run() -> None:
+    from lemur_bench.importers import run_info_from_path
+
+    assert OUTPUTS is not None
+    pattern = "Eurus-70B-SFT/F=None/max5_p2+tool+cd/*/*/results.jsonl"
+    files = sorted(p for p in Path(OUTPUTS).glob(pattern) if "alfworld" not in p.parts)
+    if not files:
+        pytest.skip(f"no {pattern} under {OUTPUTS}")
+
+    def agreement(fenced: bool) -> float:
+        ok = n = 0
+        for path in files:
+            for rec in read_mint_results(path, run_info_from_path(path, fenced_code=fenced)):
+                for turn in rec.turns:
+                    label = turn.info["mint_label"]
+                    if label not in ("execute", "invalid", "solution"):
+                        continue
+                    ours = "invalid" if turn.parse_error else turn.info["parsed_kind"]
+                    n += 1
+                    ok += ours == label
+        return ok / n
+
+    assert agreement(fenced=True) >= 0.995
+    assert agreement(fenced=False) < 0.9  # MINT's public parser runs none of its code blocks

@@ -430,11 +430,19 @@ def import_mint_results(
     task: Annotated[
         str | None, typer.Option(help="MINT task, when the path does not say (gsm8k, mbpp, ...)")
     ] = None,
+    fenced_code: Annotated[
+        bool,
+        typer.Option(
+            "--fenced-code",
+            help="the run's harness ran Markdown ```python blocks as code (MINT's Eurus and "
+            "OpenCodeInterpreter runs): parse the replies that way",
+        ),
+    ] = False,
 ) -> None:
     """Turn MINT's recorded results into episode records (MINT's verdicts kept)."""
     from lemur_bench.importers import import_mint
 
-    summary = import_mint(results, out, model=model, task=task)
+    summary = import_mint(results, out, model=model, task=task, fenced_code=fenced_code)
     _print_mint_rates(summary, f"imported into {out}")
 
 

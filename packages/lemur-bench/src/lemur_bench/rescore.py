@@ -69,7 +69,7 @@ def judge_turns(
     scorer = (scorer or scorer_for(record.benchmark)).with_mode(mode)
     task = _task_of(record)
     reference = scorer.reference_of(task)
-    mapper = MintTagMapper(mode)
+    mapper = MintTagMapper(mode, fenced_code=bool(record.info.get("fenced_code")))
     max_steps = record.max_turns
     max_propose = int(record.info.get("max_propose", 2))
     propose = used = invalid = 0

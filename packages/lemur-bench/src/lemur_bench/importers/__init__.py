@@ -30,8 +30,13 @@ def import_mint(
     *,
     model: str | None = None,
     task: str | None = None,
+    fenced_code: bool = False,
 ) -> dict[str, Any]:
     """Import MINT results files of one model into the run directory ``out_dir``; the summary.
+
+    ``fenced_code``: the files come from the harness that ran Markdown ```python blocks as
+    code (MINT's Eurus and OpenCodeInterpreter runs): their replies are parsed that way, now
+    and when rescored.
 
     The records keep MINT's verdicts (``success`` and ``info["mint"]``); run
     :func:`lemur_bench.rescore.rescore_dir` to judge them with our scorers.
@@ -43,7 +48,7 @@ def import_mint(
     records: list[EpisodeRecord] = []
     models: set[str] = set()
     for path in results_files:
-        run = run_info_from_path(Path(path), model=model, task=task)
+        run = run_info_from_path(Path(path), model=model, task=task, fenced_code=fenced_code)
         models.add(run.model)
         records.extend(read_mint_results(Path(path), run))
     if len(models) > 1:

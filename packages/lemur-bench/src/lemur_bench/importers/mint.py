@@ -53,6 +53,9 @@ class MintRunInfo:
     max_steps: int = 5
     max_propose: int = 2
     feedback: str | None = None
+    # The run was produced by the harness that runs Markdown ```python blocks as code (six of
+    # MINT's published runs; see lemur_agents.actions.tags): replies are parsed that way.
+    fenced_code: bool = False
 
     @property
     def benchmark(self) -> str:
@@ -67,6 +70,7 @@ def run_info_from_path(
     task: str | None = None,
     max_steps: int | None = None,
     max_propose: int | None = None,
+    fenced_code: bool = False,
 ) -> MintRunInfo:
     """The run description encoded in MINT's output directory layout, with overrides."""
     parts = path.resolve().parts
@@ -98,6 +102,7 @@ def run_info_from_path(
         max_steps=max_steps or steps,
         max_propose=max_propose or propose,
         feedback=None if fb in (None, "None") else fb,
+        fenced_code=fenced_code,
     )
 
 
@@ -158,7 +163,7 @@ def mint_record(line: dict[str, Any], run: MintRunInfo, where: str) -> EpisodeRe
             f"{where}: not a MINT results line (missing {exc}); expected "
             '{"state": {"history": ...}, "task": {...}} as MINT\'s main.py writes'
         ) from None
-    mapper = MintTagMapper("mint")
+    mapper = MintTagMapper("mint", fenced_code=run.fenced_code)
     messages = [
         Message(
             role=Role.ASSISTANT if m["role"] == "assistant" else Role.USER, content=m["content"]
@@ -224,6 +229,7 @@ def mint_record(line: dict[str, Any], run: MintRunInfo, where: str) -> EpisodeRe
             "scoring_mode": "mint",
             "source": "mint-import",
             "max_propose": run.max_propose,
+            **({"fenced_code": True} if run.fenced_code else {}),
             "mint": {
                 "success": success,
                 "terminate_reason": state.get("terminate_reason"),
