@@ -13,9 +13,12 @@ fix fails at once: 401/403 (credentials) and 404 (wrong URL or model name) as
 :class:`ModelEndpointError` naming the fix, other 4xx with the server's message. When only
 some requests of a batch fail, :class:`BatchModelError` carries the answers that came.
 
-Requests run on ``httpx`` clients kept for the model's lifetime (one per request in flight, so
-at most ``concurrency`` per replica, each with one kept-alive connection): connections stay
-open from one batch to the next. A client per call, as before, opened ``concurrency`` new TCP
+Requests run on connections kept for the model's lifetime (one per request in flight, so at
+most ``concurrency`` per replica, each kept alive): connections stay open from one batch to the
+next. Plain ``http://`` replicas (a local vLLM, TGI, the loopback server) are served by
+:mod:`lemur_agents.models.http11`, a small HTTP/1.1 client that costs a fraction of httpx's CPU
+per request (~1 ms there, most of an evaluation episode's harness time); ``https://`` ones (and
+URLs with credentials or a query) by httpx. A client per call, as before, opened ``concurrency`` new TCP
 connections every round of the episode loop (and closed all but httpx's default 20 keep-alive
 ones), started a new event loop for each synchronous call, and spent ~4 ms of CPU per request
 in httpcore's pool bookkeeping. ``agenerate`` runs on the caller's event loop (clients per
@@ -30,7 +33,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import email.utils
-import json
 import os
 import random
 import ssl
@@ -43,6 +45,7 @@ from typing import Any, NamedTuple
 import httpx
 from lemur_core import Conversation, GenerationParams
 
+from lemur_agents.models import http11
 from lemur_agents.models.base import (
     BatchModelError,
     ModelEndpointError,
@@ -58,6 +61,13 @@ _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 _MAX_SERVER_STOPS = 4
 
 
+# A connection to one replica: the lean HTTP/1.1 client on plain http, httpx's transport otherwise.
+_Client = http11.HTTPConnection | httpx.AsyncHTTPTransport
+_Answer = http11.Response | httpx.Response
+_TIMEOUTS = (http11.TimeoutException, httpx.TimeoutException)
+_TRANSPORT_ERRORS = (http11.TransportError, httpx.TransportError)
+
+
 class _MalformedAnswer(Exception):
     """A 200 response that is not a chat completion (retried: truncation is transient)."""
 
@@ -65,7 +75,7 @@ class _MalformedAnswer(Exception):
 class _Route(NamedTuple):
     """The model's idle connections (per replica) and the condition waiting requests sleep on.
 
-    One httpx transport per request in flight, each holding one kept-alive connection:
+    One connection per request in flight, kept alive. For https, one httpx transport each:
     httpcore's pool scans every connection it holds (a ``poll`` syscall each) for every request
     it places, which at 32 connections cost ~4 ms of CPU per request, more than the rest of the
     harness. Requests go to the transport directly: ``httpx.AsyncClient``'s own layers (URL
@@ -73,7 +83,7 @@ class _Route(NamedTuple):
     (~830 vs ~445 us measured here) and do nothing for one JSON POST.
     """
 
-    idle: dict[str, list[httpx.AsyncHTTPTransport]]
+    idle: dict[str, list[_Client]]
     room: asyncio.Condition
 
 
@@ -140,6 +150,8 @@ class OpenAIChatModel:
         self._ssl_context: ssl.SSLContext | None = None
         self._io_lock = threading.Lock()
         self._urls: dict[str, httpx.URL] = {}
+        # Each replica's (host, port, Host header, API path) when the lean client serves it.
+        self._lean = {url: http11.lean_target(url) for url in self.base_urls}
         self._io_loop: asyncio.AbstractEventLoop | None = None
         self._io_thread: threading.Thread | None = None
         # One set of clients per event loop (a client's connections belong to its loop).
@@ -178,7 +190,7 @@ class OpenAIChatModel:
         payload.update(self.extra_body)
         return payload
 
-    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+    def _delay(self, attempt: int, response: _Answer | None) -> float:
         if response is not None:
             wait = _retry_after(response.headers.get("retry-after"))
             if wait is not None:
@@ -212,21 +224,21 @@ class OpenAIChatModel:
         for attempt in range(self.max_retries + 1):
             if attempt:
                 self.retries += 1
-            response: httpx.Response | None = None
+            response: _Answer | None = None
             replica = await self._claim(route)
             # The replica's slot is ours, so at most ``concurrency`` clients ever exist.
             idle = route.idle[replica.url]
-            client = idle.pop() if idle else self._new_transport()
+            client = idle.pop() if idle else self._new_client(replica.url)
             answer: tuple[str, dict[str, Any]] | None = None
             healthy: bool | None = False
             try:
                 self.requests_sent += 1
                 try:
                     response = await self._send(client, "POST", replica.url, payload)
-                except httpx.TimeoutException as exc:
+                except _TIMEOUTS as exc:
                     self.timeouts += 1
                     last_problem = f"{type(exc).__name__}: no answer within {self.timeout:g} s"
-                except httpx.TransportError as exc:  # refused, reset, torn bodies, DNS
+                except _TRANSPORT_ERRORS as exc:  # refused, reset, torn bodies, DNS
                     last_problem = f"{type(exc).__name__}: {str(exc) or 'connection closed'}"
                 if response is not None:
                     status = response.status_code
@@ -256,9 +268,7 @@ class OpenAIChatModel:
             f"{self._where()} failed after {self.max_retries + 1} attempts; last: {last_problem}"
         )
 
-    async def _refused(
-        self, client: httpx.AsyncHTTPTransport, url: str, status: int, problem: str
-    ) -> ModelError:
+    async def _refused(self, client: _Client, url: str, status: int, problem: str) -> ModelError:
         """The error for a status that retrying cannot fix, naming what to change."""
         if status in (401, 403):
             return ModelEndpointError(
@@ -278,13 +288,13 @@ class OpenAIChatModel:
             )
         return ModelError(f"{url} refused the request ({problem})")
 
-    async def _served_models(self, client: httpx.AsyncHTTPTransport, url: str) -> list[str] | None:
+    async def _served_models(self, client: _Client, url: str) -> list[str] | None:
         if self._served is None:
             try:
                 response = await self._send(client, "GET", url, None, min(10.0, self.timeout))
                 data = response.json()["data"]
                 self._served = [str(m["id"]) for m in data]
-            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            except (httpx.HTTPError, http11.TransportError, ValueError, KeyError, TypeError):
                 return None
         return self._served
 
@@ -306,7 +316,11 @@ class OpenAIChatModel:
                 self._io_loop, self._io_thread = loop, thread
             return self._io_loop
 
-    def _new_transport(self) -> httpx.AsyncHTTPTransport:
+    def _new_client(self, base_url: str) -> _Client:
+        lean = self._lean[base_url]
+        if lean is not None:
+            host, port, host_header, _ = lean
+            return http11.HTTPConnection(host, port, host_header)
         return httpx.AsyncHTTPTransport(
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
             verify=self._ssl(),
@@ -314,21 +328,32 @@ class OpenAIChatModel:
 
     async def _send(
         self,
-        transport: httpx.AsyncHTTPTransport,
+        client: _Client,
         method: str,
         base_url: str,
         payload: dict[str, Any] | None,
         timeout: float | None = None,
-    ) -> httpx.Response:
-        """One request on ``transport``, its body read (httpx's exceptions, as a client's)."""
+    ) -> _Answer:
+        """One request on ``client``, its body read (the client's transport errors raised)."""
         headers = {"Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         content = None
         if payload is not None:
             headers["Content-Type"] = "application/json"
-            content = json.dumps(payload).encode()
+            content = http11.encode_json(payload)
         path = "/chat/completions" if method == "POST" else "/models"
+        if isinstance(client, http11.HTTPConnection):
+            lean = self._lean[base_url]
+            assert lean is not None  # a lean client is only made for a lean replica
+            return await client.request(
+                method,
+                lean[3] + path,
+                headers=headers,
+                body=content or b"",
+                timeout=timeout or self.timeout,
+            )
+        transport = client
         url = self._urls.get(base_url + path)
         if url is None:  # parsed once: URL parsing was a tenth of a request's CPU time
             url = self._urls[base_url + path] = httpx.URL(base_url + path)
@@ -468,11 +493,11 @@ def _all_or_batch_error(outputs: list[str | ModelError]) -> list[str]:
     return [o for o in outputs if isinstance(o, str)]
 
 
-def _snippet(response: httpx.Response) -> str:
+def _snippet(response: _Answer) -> str:
     return " ".join(response.text[:300].split())
 
 
-def _parse(response: httpx.Response) -> tuple[str, dict[str, Any]]:
+def _parse(response: _Answer) -> tuple[str, dict[str, Any]]:
     try:
         body = response.json()
         content = body["choices"][0]["message"]["content"]
