@@ -350,4 +350,42 @@ class WebArenaEnv(AgentEnv):
         return out
 
 
+@dataclass(frozen=True)
+class Alfworld(AgentEnv):
+    """ALFWorld: the real games when ``TASKS_DIR/alfworld`` holds them, else the stand-in.
+
+    What is on disk decides (:mod:`lemur_bench.loaders.alfworld`): the stand-in's
+    ``alfworld/tasks.json`` is read by ``env_id`` (lemur-agents' offline ``lemur/Household-v0``)
+    like any task file; ALFWorld's own game files are played by ``games_env_id``
+    (``lemur/ALFWorld-v0``, TextWorld's engine) in MINT's setting, with MINT's game order when
+    its ``gamefile_id.txt`` is there. The env id in the build is what every episode record
+    names, so a run says which of the two it played.
+    """
+
+    env_id: str = "lemur/Household-v0"
+    games_env_id: str = "lemur/ALFWorld-v0"
+    games_dir: str = "alfworld"
+
+    def build(
+        self,
+        tasks: Sequence[BenchEnvTask],
+        *,
+        scorer: TaskScorer | None,
+        max_turns: int,
+        ctx: EnvContext,
+    ) -> EnvBuild:
+        """The stand-in's ``(env id, kwargs)`` when its task file was read, else the games'
+        (after checking TextWorld's engine is installed: one line saying how if not)."""
+        if ctx.path is not None:
+            return super().build(tasks, scorer=scorer, max_turns=max_turns, ctx=ctx)
+        from lemur_bench.loaders.alfworld import find_games, require_engine
+
+        root = ctx.tasks_dir / self.games_dir if ctx.tasks_dir is not None else None
+        games = find_games(root)
+        if games is None:
+            return None
+        require_engine(games)
+        return (self.games_env_id, games.env_kwargs(max_turns))
+
+
 Environment = SingleTurn | Mint | AgentEnv

@@ -1,7 +1,8 @@
 """``estimate_eval``: how many episodes and model requests a suite costs, without running it.
 
-Task counts come from the local files when a tasks directory is given, otherwise from the
-published test-set sizes below (MINT's sizes are those of its released subsets).
+Task counts come from the local files when a tasks directory is given (a directory source such
+as ALFWorld's games counts its games), otherwise from the published test-set sizes below
+(MINT's sizes are those of its released subsets; ALFWorld's is MINT's 134 games).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lemur_bench.loaders import LoaderError, data_path, load_tasks
+from lemur_bench.loaders import LoaderError, data_dir, data_path, load_tasks
 from lemur_bench.registry import suite_tasks
 
 PUBLISHED_SIZES: dict[str, int] = {
@@ -45,7 +46,7 @@ def estimate_eval(
     per_task: dict[str, dict[str, int]] = {}
     for spec in suite_tasks(suite):
         n: int | None = None
-        if data_path(spec, tasks_dir) is not None:
+        if data_path(spec, tasks_dir) is not None or data_dir(spec, tasks_dir) is not None:
             try:
                 n = len(load_tasks(spec, tasks_dir)[0])
             except LoaderError:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lemur_bench.envs import (
     AgentEnv,
+    Alfworld,
     Environment,
     InterCodeCtf,
     InterCodeSql,
@@ -70,6 +71,8 @@ class DataSource(BaseModel):
     ``local_path`` is relative to the tasks directory given at run time (fixtures, or a checkout
     of the upstream data); ``hf_name`` is used when no local file is there. ``sha256`` pins the
     local file: a mismatch is an error, so results never silently mix data versions.
+    ``local_dir`` names a directory in the upstream's own layout (ALFWorld's game files), read by
+    the loader's directory reader (``lemur_bench.loaders.DIR_LOADERS``) before ``local_path``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -78,6 +81,7 @@ class DataSource(BaseModel):
     hf_config: str | None = None
     hf_split: str = "test"
     local_path: str | None = None
+    local_dir: str | None = None
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     url: str | None = None
 
@@ -449,17 +453,29 @@ TASKS: tuple[TaskSpec, ...] = (
         paper_setting="Python-call actions (Fig. 5 compares symbolic)",
         needs=("chromium", "a WebArena deployment for the original sites"),
     ),
+    # ALFWorld's own games when --tasks-dir has them as alfworld/ (MINT's data/processed/
+    # alfworld: 134 valid_unseen games), else the offline Household stand-in's tasks.json.
+    # One command a turn; a game ends when won or at its 50th command (MINT's count, in
+    # which `think:` turns send none), so the turn budget is ALFWorld's 50.
     TaskSpec(
         name="alfworld",
         title="ALFWorld",
         suites=_T7,
         column="ALFWorld",
-        source=_src(None, "alfworld/tasks.json"),
+        source=DataSource(
+            local_path="alfworld/tasks.json",
+            local_dir="alfworld",
+            url="https://github.com/xingyaoww/mint-bench (data/processed/alfworld)",
+        ),
         loader="alfworld",
         prompt_format="alfworld",
-        max_turns=20,
-        environment=AgentEnv("lemur/Household-v0"),
-        paper_setting="text ALFWorld, success of the six task types",
+        max_turns=50,
+        environment=Alfworld(),
+        paper_setting=(
+            "MINT's ALFWorld (134 valid_unseen TextWorld games, success = won, 50 commands); "
+            "offline: the Household stand-in"
+        ),
+        needs=("textworld[pddl] for the real games: pip install 'lemur-agents[alfworld]'",),
     ),
 )
 

@@ -4,10 +4,16 @@
 exists, otherwise the Hugging Face dataset ``spec.source.hf_name``; it returns the tasks and the
 sha256 of the data they came from (the file's bytes, or the canonical JSON of the HF rows), and
 refuses a local file whose sha256 differs from the one the spec pins.
+
+A source with a ``local_dir`` (ALFWorld's games, published as a directory of game files) is
+read first by its directory loader (:data:`DIR_LOADERS`) when ``tasks_dir / local_dir`` exists;
+that loader says when the directory holds the file format instead (ALFWorld's stand-in
+``tasks.json``), and the file path above is taken.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +28,7 @@ from lemur_bench.loaders.agent import (
     load_robocodegen,
     load_webarena,
 )
+from lemur_bench.loaders.alfworld import load_alfworld_dir
 from lemur_bench.loaders.base import BenchTask, LoaderError, RowLoader, read_hf, read_rows
 from lemur_bench.loaders.static import (
     load_bbh,
@@ -55,6 +62,18 @@ LOADERS: dict[str, RowLoader] = {
     "alfworld": load_env_tasks,
 }
 
+# A directory in its publisher's layout -> (tasks, sha256), or None: "read the file instead".
+DirLoader = Callable[[Path], "tuple[list[BenchTask], str] | None"]
+DIR_LOADERS: dict[str, DirLoader] = {"alfworld": load_alfworld_dir}
+
+
+def data_dir(spec: TaskSpec, tasks_dir: Path | None) -> Path | None:
+    """The directory a spec's directory loader reads, when the spec has one and it exists."""
+    if tasks_dir is None or spec.source.local_dir is None:
+        return None
+    path = tasks_dir / spec.source.local_dir
+    return path if path.is_dir() else None
+
 
 def data_path(spec: TaskSpec, tasks_dir: Path | None) -> Path | None:
     """The local file a spec reads from ``tasks_dir``, or ``None`` when it must use the Hub."""
@@ -69,6 +88,11 @@ def load_tasks(spec: TaskSpec, tasks_dir: Path | None = None) -> tuple[list[Benc
     loader = LOADERS.get(spec.loader)
     if loader is None:
         raise LoaderError(f"task '{spec.name}': unknown loader '{spec.loader}'")
+    folder = data_dir(spec, tasks_dir)
+    if folder is not None and spec.loader in DIR_LOADERS:
+        found = DIR_LOADERS[spec.loader](folder)
+        if found is not None:
+            return found
     path = data_path(spec, tasks_dir)
     if path is not None:
         digest = file_sha256(path)
@@ -80,6 +104,10 @@ def load_tasks(spec: TaskSpec, tasks_dir: Path | None = None) -> tuple[list[Benc
         return loader(read_rows(path)), digest
     if spec.source.hf_name is None:
         where = f"{tasks_dir}/{spec.source.local_path}" if tasks_dir else spec.source.local_path
+        if where is not None and spec.source.local_dir is not None:
+            where += (
+                f" (nor is there a {tasks_dir}/{spec.source.local_dir}/ in the upstream layout)"
+            )
         raise LoaderError(
             f"task '{spec.name}' reads {where}, which does not exist: pass --tasks-dir pointing "
             f"at the upstream data ({spec.source.url or 'see docs/bench.md'}) or at fixtures "
@@ -89,4 +117,12 @@ def load_tasks(spec: TaskSpec, tasks_dir: Path | None = None) -> tuple[list[Benc
     return loader(rows), canonical_sha256(rows)
 
 
-__all__ = ["LOADERS", "BenchTask", "LoaderError", "data_path", "load_tasks"]
+__all__ = [
+    "DIR_LOADERS",
+    "LOADERS",
+    "BenchTask",
+    "LoaderError",
+    "data_dir",
+    "data_path",
+    "load_tasks",
+]
