@@ -255,3 +255,17 @@ def test_mints_ground_truth_plans_win_the_first_real_games_through_the_bench(
     for record in read_episodes(tmp_path / "run" / "episodes.jsonl"):
         assert record.env_id == "lemur/ALFWorld-v0" and record.success, record.task_id
         assert [t.observation for t in record.turns] == expected[record.task_id]
+
+
+def test_a_tasks_dir_without_alfworld_skips_the_task_naming_both_layouts(tmp_path: Path) -> None:
+    (tmp_path / "tasks").mkdir()
+    summary = run_suite(
+        "alfworld",
+        _script(tmp_path / "a.json", ["look"]),
+        tmp_path / "run",
+        tasks_dir=tmp_path / "tasks",
+        progress=False,
+    )
+    why = summary["skipped_tasks"]["alfworld"]
+    assert "alfworld/ (the upstream layout)" in why and "alfworld/tasks.json" in why
+    assert "--tasks-dir mint-bench/data/processed" in why

@@ -465,7 +465,8 @@ TASKS: tuple[TaskSpec, ...] = (
         source=DataSource(
             local_path="alfworld/tasks.json",
             local_dir="alfworld",
-            url="https://github.com/xingyaoww/mint-bench (data/processed/alfworld)",
+            # Named in the "does not exist" message: --tasks-dir is the directory above alfworld/.
+            url="https://github.com/xingyaoww/mint-bench: --tasks-dir mint-bench/data/processed",
         ),
         loader="alfworld",
         prompt_format="alfworld",

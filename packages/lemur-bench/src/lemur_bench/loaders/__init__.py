@@ -104,12 +104,16 @@ def load_tasks(spec: TaskSpec, tasks_dir: Path | None = None) -> tuple[list[Benc
         return loader(read_rows(path)), digest
     if spec.source.hf_name is None:
         where = f"{tasks_dir}/{spec.source.local_path}" if tasks_dir else spec.source.local_path
-        if where is not None and spec.source.local_dir is not None:
-            where += (
-                f" (nor is there a {tasks_dir}/{spec.source.local_dir}/ in the upstream layout)"
+        missing = f"reads {where}, which does not exist"
+        if spec.source.local_dir is not None:
+            folder_name = (
+                f"{tasks_dir}/{spec.source.local_dir}/"
+                if tasks_dir
+                else f"{spec.source.local_dir}/"
             )
+            missing = f"reads {folder_name} (the upstream layout) or {where}; neither exists"
         raise LoaderError(
-            f"task '{spec.name}' reads {where}, which does not exist: pass --tasks-dir pointing "
+            f"task '{spec.name}' {missing}: pass --tasks-dir pointing "
             f"at the upstream data ({spec.source.url or 'see docs/bench.md'}) or at fixtures "
             "written by `lemur-bench fixtures`"
         )
