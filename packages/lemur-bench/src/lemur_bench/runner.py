@@ -23,6 +23,7 @@ an interrupted run resumes against a moved or retuned server.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -144,6 +145,13 @@ class RunConfig(StageConfig):
 
 def package_versions() -> dict[str, str]:
     """Versions of the packages that shape results."""
+    return dict(_package_versions())
+
+
+@functools.cache
+def _package_versions() -> dict[str, str]:
+    # Once per process: each look-up scans sys.path's distributions (10-15 ms for the six,
+    # per run, before any episode started).
     out = {}
     for name in ("lemur-bench", "lemur-agents", "lemur-core", "gymnasium", "transformers", "torch"):
         try:
@@ -257,8 +265,9 @@ def plan_episodes(
         action_format = _action_format(spec, cfg)
         prompt = system_prompt(spec, cfg.action_representation)
         inline = _steps_inline(spec)
+        ctx = _env_context(cfg, path)  # one per task, shared by its episodes' envs
         for k in budgets:
-            env = None if inline else _env_factory(spec, tasks, k, cfg, data_root, tasks_dir, path)
+            env = None if inline else _env_factory(spec, tasks, k, ctx, data_root)
             if env is None and not inline:
                 skipped[spec.name] = (
                     f"{spec.env} reads its tasks from a local file: pass --tasks-dir"
@@ -270,7 +279,7 @@ def plan_episodes(
                     # A single-turn env over its one task: an env over all of them indexed
                     # (and checked) the whole task list again for every episode, O(n) each.
                     # (0.57 ms an episode at 256 tasks, against 0.01 ms over one.)
-                    env = _env_factory(spec, [task], k, cfg, data_root, tasks_dir, path)
+                    env = _env_factory(spec, [task], k, ctx, data_root)
                 if env is None:  # unreachable: single-turn builds are callables
                     raise AssertionError(f"{spec.name}: no env for {task.task_id}")
                 episodes.append(
@@ -335,15 +344,11 @@ def _env_factory(
     spec: TaskSpec,
     tasks: list[BenchTask],
     k: int,
-    cfg: RunConfig,
+    ctx: EnvContext,
     data_root: Path | None,
-    tasks_dir: Path | None,
-    path: Path | None,
 ) -> Callable[[], Any] | tuple[str, dict[str, Any]] | None:
     wrapped = env_tasks(tasks, lambda t: render_task(spec, t, data_root=data_root))
-    return spec.environment.build(
-        wrapped, scorer=spec.scorer, max_turns=k, ctx=_env_context(cfg, path)
-    )
+    return spec.environment.build(wrapped, scorer=spec.scorer, max_turns=k, ctx=ctx)
 
 
 def read_episodes(path: Path) -> list[EpisodeRecord]:
@@ -628,7 +633,8 @@ def _play(
     # Episodes that ended in model_error are not finished: drop them, so they run again.
     # The rewrite also drops torn lines, so that appends start on a clean line.
     finished = [r for r in _latest_records(path).values() if r.termination is not MODEL_ERROR]
-    atomic_write_text(path, "".join(r.model_dump_json() + "\n" for r in finished))
+    if path.exists():  # a fresh run's log is created by its first append
+        atomic_write_text(path, "".join(r.model_dump_json() + "\n" for r in finished))
     done_ids = {r.episode_id for r in finished}
     todo = [e for e in episodes if e.episode_id not in done_ids]
     versions = package_versions()
@@ -645,6 +651,7 @@ def _play(
             handle.append(line)
             guard.observe(record)
 
+    played = False
     try:
         if todo:
             _play_episodes(
@@ -657,44 +664,51 @@ def _play(
                 max_live_episodes=concurrency * replicas,
                 should_stop=guard.tripped,
             )
+        played = True
     finally:
         try:
             handle.close()
-            cached.close()
+            # The SQLite files close (their checkpoints) while the summary is written; an
+            # interrupted run closes them before the interruption goes on.
+            cached.close(behind=played)
             if fb_model is not None:
-                fb_model.close()
+                fb_model.close(behind=played)
         finally:
             syncer.close()  # every record and answer on disk before the summary says so
-
-    planned = [e.episode_id for e in episodes]
-    latest = _latest_records(path)
-    status = _status(planned, latest, guard)
-    if not status["complete"]:
-        status["partial_results"] = str(out_dir)
-    records = [
-        latest[i] for i in planned if i in latest and latest[i].termination is not MODEL_ERROR
-    ]
-    summary = summarize(records, skipped=skipped, data_sha256=data, config=config)
-    summary["status"] = status
-    summary["cache"] = {"hits": cached.hits, "misses": cached.misses}
-    summary["resumed_episodes"] = len(done_ids & set(planned))
-    summary["model_spec"] = spec_text
-    if label is not None:
-        summary["model"] = label
-    atomic_write_text(out_dir / SUMMARY, json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    if not status["complete"]:
-        # Unpublished: the finished episodes wait in the scratch directory for the re-run.
-        raise RunIncompleteError(incomplete_message(shown_dir, status), summary)
-    manifest = ArtifactManifest.create(
-        kind=ArtifactKind.EVAL_RUN,
-        schema_version=EVAL_RUN_SCHEMA_VERSION,
-        producer=Producer(package="lemur-bench", version=__version__),
-        config=config,
-        stats={
-            "episodes": len(records),
-            "skipped_tasks": skipped,
-            "data_sha256": data,
-            "package_versions": versions,
-        },
-    )
-    return summary, manifest
+    try:
+        planned = [e.episode_id for e in episodes]
+        latest = _latest_records(path)
+        status = _status(planned, latest, guard)
+        if not status["complete"]:
+            status["partial_results"] = str(out_dir)
+        records = [
+            latest[i] for i in planned if i in latest and latest[i].termination is not MODEL_ERROR
+        ]
+        summary = summarize(records, skipped=skipped, data_sha256=data, config=config)
+        summary["status"] = status
+        summary["cache"] = {"hits": cached.hits, "misses": cached.misses}
+        summary["resumed_episodes"] = len(done_ids & set(planned))
+        summary["model_spec"] = spec_text
+        if label is not None:
+            summary["model"] = label
+        atomic_write_text(out_dir / SUMMARY, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        if not status["complete"]:
+            # Unpublished: the finished episodes wait in the scratch directory for the re-run.
+            raise RunIncompleteError(incomplete_message(shown_dir, status), summary)
+        manifest = ArtifactManifest.create(
+            kind=ArtifactKind.EVAL_RUN,
+            schema_version=EVAL_RUN_SCHEMA_VERSION,
+            producer=Producer(package="lemur-bench", version=__version__),
+            config=config,
+            stats={
+                "episodes": len(records),
+                "skipped_tasks": skipped,
+                "data_sha256": data,
+                "package_versions": versions,
+            },
+        )
+        return summary, manifest
+    finally:
+        cached.wait_closed()
+        if fb_model is not None:
+            fb_model.wait_closed()
