@@ -7,8 +7,9 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from lemur_bench.cache import CachedChatModel, request_key
-from lemur_core import Conversation, GenerationParams, Message, Role
+from lemur_core import Conversation, GenerationParams, Message, Role, canonical_sha256
 
 
 class _Counting:
@@ -56,3 +57,36 @@ def test_answers_stored_before_a_close_behind_are_on_disk_when_it_returns(tmp_pa
     assert again.generate(_ask("c", "a", "b"), params) == ["echo c", "echo a", "echo b"]
     assert inner.asked == 3 and again.hits == 3
     again.close()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        GenerationParams(),
+        GenerationParams(max_new_tokens=7, temperature=0.7, top_p=0.95, seed=3),
+        GenerationParams(stop=("STOP", "\n\nObservation:", "é\u2028")),
+    ],
+)
+def test_request_keys_are_lemur_cores_canonical_sha256_of_the_request(
+    params: GenerationParams,
+) -> None:
+    # The keys of caches written by earlier versions: the canonical JSON of the request.
+    conversations: list[list[Message]] = [
+        _ask("q")[0],
+        [
+            Message(role=Role.SYSTEM, content='sys "quoted" \\ tab\t nul\x00 ✓ 名前'),
+            Message(role=Role.USER, content="line\nbreak \U0001f600 \u2028 \x7f"),
+            Message(role=Role.ASSISTANT, content=""),
+            Message(role=Role.TOOL, content="{'a': 1.5e-300}"),
+        ],
+    ]
+    for conversation in conversations:
+        for name in ("openai:m", "hf:/models/ünï", 'scripted:"x"'):
+            reference = canonical_sha256(
+                {
+                    "model": name,
+                    "messages": [m.model_dump(mode="json") for m in conversation],
+                    "params": params.model_dump(mode="json"),
+                }
+            )
+            assert request_key(name, conversation, params) == reference
