@@ -7,8 +7,10 @@ request cache, per-episode persistence) versus the upstream harnesses' way (one 
 another, one request at a time). It also reports the harness's own overhead: wall time not spent
 waiting on the server, as a share of the runner's wall time, the runner's CPU time per episode
 (which load on the machine does not inflate the way it inflates wall time), the ideal speed-up
-at this concurrency (episodes / ceil(episodes / concurrency) for one-turn episodes) and the
-machine's load average before and after. The runner is timed ``--repeats`` times (fresh run
+at this concurrency (episodes / ceil(episodes / concurrency) for one-turn episodes), how late
+the server's answers went out beyond the latency (median and 90th percentile, measured in the
+server, so that its own queueing is not mistaken for the runner's) and the machine's load
+average before and after. The runner is timed ``--repeats`` times (fresh run
 directories, the same episodes) and its median is reported; the one-by-one peer runs once
 (it lasts ``episodes x latency``, long enough to average over load).
 
@@ -24,6 +26,7 @@ import os
 import statistics
 import tempfile
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,7 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     latency = 0.05
     requests: Any = None  # a multiprocessing.Value shared with the parent
+    late: list[float]  # per answer: seconds it went out after arrival + latency
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -53,7 +57,21 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
+    def do_GET(self) -> None:  # /stats: the answers' lateness since the last call
+        late, self.server.late = sorted(self.server.late) or [0.0], []
+        data = json.dumps(
+            {
+                "median_ms": 1000 * statistics.median(late),
+                "p90_ms": 1000 * late[int(0.9 * (len(late) - 1))],
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_POST(self) -> None:
+        arrived = time.perf_counter()
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length))
         time.sleep(self.server.latency)
@@ -83,6 +101,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+        self.server.late.append(time.perf_counter() - arrived - self.server.latency)
+
+
+def _lateness(port: int) -> dict[str, float]:
+    """The server's answers' lateness (median, p90 in ms) since the last call."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10) as answer:
+        return dict(json.loads(answer.read()))
 
 
 def _tasks(root: Path, n: int) -> Path:
@@ -101,6 +126,7 @@ def _serve(latency: float, requests: Any, ports: Any) -> None:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.latency = latency
     server.requests = requests
+    server.late = []
     ports.put(server.server_port)
     server.serve_forever()
 
@@ -131,6 +157,7 @@ def main() -> None:
         seq_dir = Path(tmp) / "seq"
         run_suite("gsm8k", url, seq_dir, tasks_dir=root, concurrency=1, model=model, progress=False)
         seq = time.perf_counter() - t0
+        seq_late = _lateness(port)
         walls, cpus = [], []
         for i in range(max(1, args.repeats)):
             t0, c0 = time.perf_counter(), time.process_time()
@@ -145,6 +172,7 @@ def main() -> None:
             )
             walls.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
+        runner_late = _lateness(port)
         batched = statistics.median(walls)
         cpu = statistics.median(cpus)
         # Harness overhead: wall time beyond the server's latency on the critical path
@@ -156,6 +184,11 @@ def main() -> None:
     n = args.episodes
     print(f"episodes: {n}, latency {args.latency * 1000:.0f} ms, concurrency {args.concurrency}")
     print(f"server requests: {requests.value}")
+    for who, late in (("one by one", seq_late), ("runner", runner_late)):
+        print(
+            f"server answers' lateness beyond the latency ({who}): "
+            f"median {late['median_ms']:.2f} ms, p90 {late['p90_ms']:.2f} ms"
+        )
     print(f"sequential (one by one): {seq:.2f} s = {n / seq:.1f} episodes/s")
     print(f"lemur-bench runner:      {batched:.2f} s = {n / batched:.1f} episodes/s")
     print(
@@ -175,7 +208,11 @@ def main() -> None:
         ours=n / batched,
         peer="one by one",
         peers=n / seq,
-        note=f"ideal speed-up {ideal:.1f}x at this concurrency; runner: median of {len(walls)} runs",
+        note=(
+            f"ideal speed-up {ideal:.1f}x at this concurrency; runner: median of {len(walls)} "
+            f"runs; server answers late by p90 {runner_late['p90_ms']:.1f} ms (runner), "
+            f"{seq_late['p90_ms']:.1f} ms (one by one)"
+        ),
     )
     results.add(
         "evaluation runner harness overhead",
