@@ -89,8 +89,8 @@ def find_games(root: Path | None) -> AlfworldGames | None:
     games, standin = _has_games(root), (root / STANDIN_FILE).is_file()
     if games and standin:
         raise AlfworldSourceError(
-            "holds both ALFWorld's games and the stand-in's tasks.json",
-            root,
+            f"{root} holds both ALFWorld's games and the stand-in's {STANDIN_FILE}",
+            None,
             "keep one: move tasks.json away to play the real games, or the games to play the "
             "stand-in",
         )
@@ -98,8 +98,9 @@ def find_games(root: Path | None) -> AlfworldGames | None:
         return None
     if not games:
         raise AlfworldSourceError(
-            f"holds neither ALFWorld's games ({GAME_LAYOUT}) nor the stand-in's {STANDIN_FILE}",
-            root,
+            f"{root} holds neither ALFWorld's games ({GAME_LAYOUT}) nor the stand-in's "
+            f"{STANDIN_FILE}",
+            None,
             _WHERE_TO_GET,
         )
     order = root / ORDER_FILE
@@ -120,9 +121,10 @@ def require_engine(games: AlfworldGames) -> None:
     why = missing_engine()
     if why is not None:
         raise AlfworldEngineMissing(
-            f"ALFWorld's games need TextWorld's PDDL engine, but {why}",
-            games.root,
-            "pip install 'lemur-agents[alfworld]' (uv sync --extra alfworld in a checkout; "
+            f"the ALFWorld games in {games.root} need TextWorld's PDDL engine, but {why}",
+            None,
+            "pip install 'lemur-agents[alfworld]' (uv sync --all-packages --extra alfworld in a "
+            "checkout; "
             "fast-downward-textworld builds from source: cmake and a C++ compiler)",
         )
 
