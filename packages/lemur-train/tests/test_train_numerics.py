@@ -99,7 +99,7 @@ def runs() -> Any:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("batch", "length"), SHAPES, ids=[f"{b}x{n}" for b, n in SHAPES])
-def test_fp32_logits_are_no_further_from_float64_than_transformers_fp32(
+def test_blocked_fp32_logits_are_no_further_from_float64_than_transformers_fp32(
     runs: Any, batch: int, length: int
 ) -> None:
     cfg, logits = runs
@@ -113,13 +113,12 @@ def test_fp32_logits_are_no_further_from_float64_than_transformers_fp32(
     for (name, ref), e in err.items():
         print(f"{batch}x{length} {name} vs {ref}: max {e.max():.3g} mean {e.mean():.3g}")
     ours, theirs = err["ours", "exact64"], err["hf32", "exact64"]
-    # The mean is the robust figure: ours is 35-50% below Transformers' at every length.
+    # With the blocked CPU contractions both figures are below Transformers' own, at every shape
+    # measured (jaxlib 0.10.2): max 0.51x / 0.60x / 0.26x, mean 0.64x / 0.57x / 0.50x.
     assert ours.mean() <= theirs.mean()
-    # The max is decided by a few hypersensitive positions and moves by +-30% with any change
-    # of summation order (ours and torch's alike): measured 0.85-1.2x Transformers' own.
-    assert ours.max() <= 1.5 * theirs.max()
-    # The default path (what training runs) loses more: measured at 4x128 mean 1.31x and max
-    # 1.23x Transformers' (jaxlib 0.10.2); the bound catches a regression of its accumulation.
+    assert ours.max() <= theirs.max()
+    # The default path (what training runs) loses more: measured at 4x128 mean 1.30x and max
+    # 1.45x Transformers' (jaxlib 0.10.2); the bound catches a regression of its accumulation.
     fast = err["ours_fast", "exact64"]
     assert fast.mean() <= 1.5 * theirs.mean()
     assert fast.max() <= 2.0 * theirs.max()
