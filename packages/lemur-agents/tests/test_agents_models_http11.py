@@ -301,7 +301,14 @@ def test_lean_target_takes_only_plain_http_without_credentials() -> None:
     assert http11.lean_target("http://h:8000/v1/") == ("h", 8000, "h:8000", "/v1")
     assert http11.lean_target("http://[::1]/v1") == ("::1", 80, "[::1]", "/v1")
     assert http11.lean_target("http://h") == ("h", 80, "h", "")
-    for url in ("https://h/v1", "http://u:p@h/v1", "http://h/v1?x=1", "http://h:99999/v1"):
+    for url in (
+        "https://h/v1",
+        "http://u:p@h/v1",
+        "http://h/v1?x=1",
+        "http://h:99999/v1",
+        "http://bücher.example/v1",
+        "http://h/v 1",
+    ):
         assert http11.lean_target(url) is None
 
 

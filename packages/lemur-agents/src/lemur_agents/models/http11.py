@@ -108,6 +108,9 @@ def lean_target(url: str) -> tuple[str, int, str, str] | None:
         return None
     if parts.query or parts.fragment:
         return None
+    # Sent as they are: what would need percent- or IDNA-encoding stays on httpx.
+    if not (parts.netloc.isascii() and parts.path.isascii()) or " " in parts.path:
+        return None
     return parts.hostname, port, parts.netloc, parts.path.rstrip("/")
 
 
