@@ -176,12 +176,15 @@ _FRAMINGS: dict[str, list[Step]] = {
 @pytest.mark.parametrize("framing", list(_FRAMINGS))
 def test_answers_read_the_same_as_httpx_reads_them(raw_server: Start, framing: str) -> None:
     port, _ = raw_server(lambda n, body: list(_FRAMINGS[framing]))
-    [ours], _ = _get(port)
+    [ours, again], opened = _get(port, n=2)
     reference = _httpx_reads(port)
     assert ours.status_code == reference.status_code == 200
-    assert ours.content == reference.content
+    assert ours.content == reference.content == again.content
     assert ours.json() == reference.json()
     assert ours.headers["content-type"] == reference.headers["content-type"]
+    # The answer was read to its exact end: the connection served the second request too
+    # (an answer delimited by the end of the stream cannot leave it open).
+    assert opened == (2 if framing == "to the end of the stream" else 1)
 
 
 def test_keep_alive_serves_every_request_over_one_connection(raw_server: Start) -> None:
