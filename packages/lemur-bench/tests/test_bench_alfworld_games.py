@@ -211,7 +211,7 @@ def test_estimate_counts_the_games_on_disk(tmp_path: Path) -> None:
 
 
 _DATA = os.environ.get("LEMUR_ALFWORLD_DATA")
-# How many of MINT's games (its order) to replay; 134 replays them all (about 13 min here).
+# How many of MINT's games (its order) to replay; 134 replays them all (about 10 min here).
 _GAMES = int(os.environ.get("LEMUR_ALFWORLD_GAMES", "3"))
 # Where this engine (TextWorld 1.7's PddlEnv) answers otherwise than MINT's recording: going to
 # a receptacle at the agent's own location (shelf 3 and shelf 2 share one) is not a command here.
