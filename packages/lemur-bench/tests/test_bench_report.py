@@ -342,3 +342,21 @@ def test_fig5_is_drawn_for_a_model_run_with_both_representations(tmp_path: Path)
     assert fig5 in written and fig5.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
     assert "| m | 75.0 | 100.0 |" in md
+
+
+def test_table7_marks_alfworld_played_on_the_stand_in_and_not_on_real_games() -> None:
+    def table7(env_id: str) -> tuple[list[list[str]], list[str]]:
+        rec = _rec("alfworld", "0", 3, True).model_copy(update={"env_id": env_id})
+        summary = summarize([rec], skipped={}, data_sha256={}, config={"model": "m"})
+        assert summary["tasks"]["alfworld"]["env_ids"] == [env_id]
+        t7 = next(t for t in build_tables([summary]) if t.key == "table7")
+        return t7.rows, t7.notes
+
+    rows, notes = table7("lemur/Household-v0")
+    t7 = next(t for t in build_tables([]) if t.key == "table7")
+    col = t7.header.index("ALFWorld")
+    mine = next(r for r in rows if r[0] == "m")
+    assert mine[col].endswith("‡") and any("Household stand-in" in n for n in notes)
+    rows, notes = table7("lemur/ALFWorld-v0")
+    mine = next(r for r in rows if r[0] == "m")
+    assert "‡" not in mine[col] and not any("Household stand-in" in n for n in notes)

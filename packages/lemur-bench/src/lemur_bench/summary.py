@@ -64,6 +64,8 @@ def summarize(
             "terminations": dict(Counter(r.termination.value for r in main[name])),
             "mean_turns": sum(len(r.turns) for r in main[name]) / max(1, len(main[name])),
             "sandbox_isolation": sorted({r.sandbox_isolation or "unknown" for r in main[name]}),
+            # Which environment played the task (ALFWorld: its real games or the stand-in).
+            "env_ids": sorted({r.env_id for r in main[name]}),
             "data_sha256": data_sha256.get(name),
         }
         if unscorable[name]:

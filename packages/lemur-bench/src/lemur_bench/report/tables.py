@@ -186,6 +186,20 @@ def evidence_table(summaries: list[dict[str, Any]]) -> Table:
     return Table("evidence", title, header, rows, _mark_note(rows, notes))
 
 
+#: Cells of a task played on an offline stand-in rather than the benchmark's own data.
+STAND_IN_MARK = " ‡"
+STAND_IN_NOTE = (
+    "‡ played on lemur-agents' offline Household stand-in (lemur/Household-v0), not ALFWorld's "
+    "games: not comparable with the paper's column. Pass --tasks-dir with ALFWorld's games "
+    "(MINT's data/processed) to play the 134 real ones."
+)
+_STAND_INS = {"lemur/Household-v0"}
+
+
+def _played_on_stand_in(task: dict[str, Any] | None) -> bool:
+    return bool(task) and bool(set(task.get("env_ids", ())) & _STAND_INS)  # type: ignore[union-attr]
+
+
 def _columns(suite: Suite, nl: bool = False) -> list[tuple[str, str]]:
     return [(t.name, t.column) for t in TASKS if suite in t.suites and (t.feedback == "nl") == nl]
 
@@ -297,15 +311,22 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
         rows = []
         for s in summaries:
             cells = [_task_cell(s["tasks"].get(n)) for n, _ in cols]
+            cells = [
+                c + STAND_IN_MARK if _played_on_stand_in(s["tasks"].get(n)) else c
+                for c, (n, _) in zip(cells, cols, strict=True)
+            ]
             if suite is not Suite.EXPLORE:
                 cells.append(_pct(s.get("micro_average", {}).get(suite.value)))
             rows.append([run_label(s), *cells])
+        notes = _cell_note(rows)
+        if any(STAND_IN_MARK in c for r in rows for c in r):
+            notes = [*notes, STAND_IN_NOTE]
         out.append(
             Table(
                 key,
                 title,
                 header,
-                *_with_refs(ref, key, header, rows, _mark_note(rows, _cell_note(rows))),
+                *_with_refs(ref, key, header, rows, _mark_note(rows, notes)),
             )
         )
     out.insert(3, _table6(ref, summaries))
