@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, cast
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_derivatives import SymbolicZero
 
 from lemur_train.config import ModelConfig, RematPolicy
 from lemur_train.packing import attention_mask, positions_from_segments
@@ -25,20 +27,26 @@ Array = jax.Array
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 # Contractions longer than this are summed in blocks of this many terms (see blocked_dot_general).
-ACCUMULATION_BLOCK = 64
+# On SmolLM2, blocks of 64 added in order left the max logit error at 1.14-1.24x Transformers'
+# (at one hypersensitive position); blocks of 32 added pairwise give 0.87x there.
+ACCUMULATION_BLOCK = 32
 
 
-_BLOCKED_CPU_MATMUL = False
+# None: blocked in forward passes that are not differentiated, XLA's own dots under jax.grad.
+_BLOCKED_CPU_MATMUL: bool | None = None
 
 
 @contextlib.contextmanager
-def blocked_cpu_matmul(enabled: bool = True) -> Iterator[None]:
-    """Within the block, functions traced on CPU sum long float32 contractions in blocks.
+def blocked_cpu_matmul(enabled: bool | None = True) -> Iterator[None]:
+    """Within the block, functions traced on CPU sum long float32 contractions in blocks or not.
 
-    Off by default: the blocked form writes one partial product per block, which makes a CPU
-    training step several times slower (measured 4.5 vs 75 GFLOP/s on a 2048x512 @ 512x1376
-    matmul). Turn it on where float32 logits must be as close to float64 as torch's (parity
-    and numerics checks, scoring). Read at trace time: jit a function inside the block.
+    By default (``None``) a forward pass that is not differentiated (evaluation, scoring, the
+    logits a caller reads) sums them in blocks, while a differentiated one (a training step)
+    takes XLA's own dots: the blocked form runs one dot per block, which makes a CPU forward
+    pass 2.7-3.4x slower (measured on a tiny-preset eval batch and a d512 8x256 one). ``True`` blocks
+    the differentiated passes too (a training step whose forward is as precise as an
+    evaluation's, several times slower); ``False`` blocks nothing (the fastest evaluation).
+    Read at trace time: jit a function inside the block.
     """
     global _BLOCKED_CPU_MATMUL
     previous, _BLOCKED_CPU_MATMUL = _BLOCKED_CPU_MATMUL, enabled
@@ -46,12 +54,6 @@ def blocked_cpu_matmul(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         _BLOCKED_CPU_MATMUL = previous
-
-
-def _accumulates_sequentially() -> bool:
-    # XLA's CPU dot sums the contracted axis term after term; GPU and TPU GEMMs already
-    # accumulate in tiles. Decided at trace time, once per compiled function.
-    return _BLOCKED_CPU_MATMUL and jax.default_backend() == "cpu"
 
 
 def blocked_dot_general(
@@ -62,24 +64,28 @@ def blocked_dot_general(
     preferred_element_type: Any = None,
     **kwargs: Any,
 ) -> Array:
-    """``lax.dot_general`` whose float32 sums over long contracted axes are taken in blocks.
+    """``lax.dot_general`` whose float32 sums over long contracted axes are taken in blocks on CPU.
 
-    XLA's CPU dot adds the K products one after another, so its roundoff grows with K about
-    twice as fast as the blocked GEMMs torch calls (measured on SmolLM2's shapes: max error 1.3e-4
-    against float64 where torch's is 4.5e-5). Summing blocks of ``ACCUMULATION_BLOCK`` terms
-    and then the block sums gives an error below torch's at the same flops. Other dtypes and
-    backends take ``lax.dot_general`` unchanged; the result has ``lax.dot_general``'s layout.
+    XLA's CPU dot sums a contraction in long runs (YNNPACK: 512 terms; torch's CPU GEMM: 192),
+    so its float32 round-off grows faster than torch's (on SmolLM2's 1536-term ``down_proj``:
+    1.55x). Summing blocks of ``ACCUMULATION_BLOCK`` terms and then the block sums pairwise
+    gives an error below torch's at the same flops. Which passes are blocked: see
+    :func:`blocked_cpu_matmul`; under differentiation by default the primal and tangent dots
+    are XLA's own, so a training step compiles to what ``lax.dot_general`` gives. Other dtypes
+    and backends (GPU and TPU GEMMs already accumulate in tiles) take ``lax.dot_general``
+    unchanged; the result has ``lax.dot_general``'s layout.
     """
     (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dimension_numbers
-    lhs_contract, rhs_contract = tuple(lhs_contract), tuple(rhs_contract)
-    lhs_batch, rhs_batch = tuple(lhs_batch), tuple(rhs_batch)
+    dims = ((tuple(lhs_contract), tuple(rhs_contract)), (tuple(lhs_batch), tuple(rhs_batch)))
     k = 1
-    for axis in lhs_contract:
+    for axis in dims[0][0]:
         k *= lhs.shape[axis]
     if (
-        k <= ACCUMULATION_BLOCK
+        kwargs
+        or k <= ACCUMULATION_BLOCK
         or jnp.result_type(lhs, rhs) != jnp.float32
-        or not _accumulates_sequentially()
+        or _BLOCKED_CPU_MATMUL is False
+        or jax.default_backend() != "cpu"
     ):
         return jax.lax.dot_general(
             lhs,
@@ -89,33 +95,79 @@ def blocked_dot_general(
             preferred_element_type=preferred_element_type,
             **kwargs,
         )
-    lhs_free = [a for a in range(lhs.ndim) if a not in lhs_contract + lhs_batch]
-    rhs_free = [a for a in range(rhs.ndim) if a not in rhs_contract + rhs_batch]
-    batch_shape = [lhs.shape[a] for a in lhs_batch]
-    # Lay both out as (batch..., free..., K) and (batch..., K, free...), K flattened.
-    lhs2 = jnp.transpose(lhs, [*lhs_batch, *lhs_free, *lhs_contract]).reshape(
-        *batch_shape, *[lhs.shape[a] for a in lhs_free], k
+    if _BLOCKED_CPU_MATMUL:
+        return _blocked(lhs, rhs, dims, precision, preferred_element_type)
+    return cast(
+        Array, _blocked_unless_differentiated(lhs, rhs, dims, precision, preferred_element_type)
     )
-    rhs2 = jnp.transpose(rhs, [*rhs_batch, *rhs_contract, *rhs_free]).reshape(
-        *batch_shape, k, *[rhs.shape[a] for a in rhs_free]
-    )
-    nb, nl = len(batch_shape), len(lhs_free)
-    pad = -k % ACCUMULATION_BLOCK
-    if pad:  # zero terms add nothing, exactly
-        lhs2 = jnp.pad(lhs2, [(0, 0)] * (lhs2.ndim - 1) + [(0, pad)])
-        rhs2 = jnp.pad(rhs2, [(0, 0)] * nb + [(0, pad)] + [(0, 0)] * (rhs2.ndim - nb - 1))
-    blocks = (k + pad) // ACCUMULATION_BLOCK
-    lhs3 = lhs2.reshape(*lhs2.shape[:-1], blocks, ACCUMULATION_BLOCK)
-    rhs3 = rhs2.reshape(*batch_shape, blocks, ACCUMULATION_BLOCK, *rhs2.shape[nb + 1 :])
-    # Blocks become a batch axis: partial[batch..., block, lhs_free..., rhs_free...].
-    partial = jax.lax.dot_general(
-        lhs3,
-        rhs3,
-        (((lhs3.ndim - 1,), (nb + 1,)), ((*range(nb), nb + nl), (*range(nb), nb))),
-        precision=precision,
-        preferred_element_type=preferred_element_type,
-    )
-    return jnp.sum(partial, axis=nb)
+
+
+def _blocked(
+    lhs: Array, rhs: Array, dims: Any, precision: Any, preferred_element_type: Any
+) -> Array:
+    (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dims
+    if len(lhs_contract) > 1:
+        # Flatten the contracted axes into one, last on the left and first on the right.
+        lhs_free = [a for a in range(lhs.ndim) if a not in lhs_contract + lhs_batch]
+        rhs_free = [a for a in range(rhs.ndim) if a not in rhs_contract + rhs_batch]
+        k = 1
+        for axis in lhs_contract:
+            k *= lhs.shape[axis]
+        batch_shape = [lhs.shape[a] for a in lhs_batch]
+        lhs = jnp.transpose(lhs, [*lhs_batch, *lhs_free, *lhs_contract]).reshape(
+            *batch_shape, *[lhs.shape[a] for a in lhs_free], k
+        )
+        rhs = jnp.transpose(rhs, [*rhs_batch, *rhs_contract, *rhs_free]).reshape(
+            *batch_shape, k, *[rhs.shape[a] for a in rhs_free]
+        )
+        nb = len(batch_shape)
+        batch = tuple(range(nb))
+        dims = (((lhs.ndim - 1,), (nb,)), (batch, batch))
+    (lhs_axis,), (rhs_axis,) = dims[0]
+    # One dot per block. (A single dot with the blocks as a batch axis and a sum over it ran 4x
+    # slower than this loop on XLA's CPU dots: 296 vs 76 ms for 2048x512 @ 512x1360 in blocks
+    # of 64, against 24 ms unblocked.)
+    k = lhs.shape[lhs_axis]
+    parts = [
+        jax.lax.dot_general(
+            jax.lax.slice_in_dim(lhs, start, min(start + ACCUMULATION_BLOCK, k), axis=lhs_axis),
+            jax.lax.slice_in_dim(rhs, start, min(start + ACCUMULATION_BLOCK, k), axis=rhs_axis),
+            dims,
+            precision=precision,
+            preferred_element_type=preferred_element_type,
+        )
+        for start in range(0, k, ACCUMULATION_BLOCK)
+    ]
+    # The block sums are added pairwise: their own round-off grows with log2(blocks).
+    while len(parts) > 1:
+        pairs = [a + b for a, b in zip(parts[::2], parts[1::2], strict=False)]
+        parts = pairs + parts[len(pairs) * 2 :]
+    return parts[0]
+
+
+# The primal is the blocked sum; the JVP rule (what jax.grad, vjp and linearize run instead)
+# computes the primal and tangents with plain dots, exactly lax.dot_general's own rule.
+_blocked_unless_differentiated = jax.custom_jvp(_blocked, nondiff_argnums=(2, 3, 4))
+
+
+@partial(_blocked_unless_differentiated.defjvp, symbolic_zeros=True)
+def _plain_jvp(
+    dims: Any, precision: Any, preferred_element_type: Any, primals: Any, tangents: Any
+) -> tuple[Array, Array]:
+    lhs, rhs = primals
+
+    def dot(a: Array, b: Array) -> Array:
+        return jax.lax.dot_general(
+            a, b, dims, precision=precision, preferred_element_type=preferred_element_type
+        )
+
+    out = dot(lhs, rhs)
+    # A frozen operand's tangent is a symbolic zero: no dot is spent on it.
+    lhs_dot, rhs_dot = (None if isinstance(t, SymbolicZero) else t for t in tangents)
+    terms = [dot(lhs_dot, rhs)] if lhs_dot is not None else []
+    if rhs_dot is not None:
+        terms.append(dot(lhs, rhs_dot))
+    return out, sum(terms[1:], terms[0]) if terms else jnp.zeros_like(out)
 
 
 def _init(std: float, axes: tuple[str | None, ...]) -> Any:
