@@ -88,7 +88,7 @@ class JaxSide:
         import jax
         import jax.numpy as jnp
         from lemur_train.config import MeshConfig, OptimizerConfig
-        from lemur_train.model import build_model
+        from lemur_train.model import build_model, default_unroll_layers
         from lemur_train.optim import lr_schedule, make_optimizer
         from lemur_train.sharding import batch_sharding, make_mesh
         from lemur_train.train_state import init_state, state_layout
@@ -96,7 +96,9 @@ class JaxSide:
 
         opt = OptimizerConfig(peak_lr=1e-4, warmup_steps=1, weight_decay=0.0)
         mesh = make_mesh(MeshConfig(data=1), jax.devices()[:1])
-        model = build_model(cfg, compute_dtype, remat)  # type: ignore[arg-type]
+        # The trainer's default: on CPU a small stack is compiled unrolled.
+        self.unroll_layers = default_unroll_layers(cfg.num_hidden_layers)
+        model = build_model(cfg, compute_dtype, remat, self.unroll_layers)  # type: ignore[arg-type]
         tx = make_optimizer(opt, 1000)
         layout = state_layout(model, tx, mesh)
         self.state = init_state(model, tx, layout, seed=0)
@@ -255,7 +257,8 @@ def main() -> None:
     load_end = [round(x, 2) for x in os.getloadavg()]
     print(
         f"model: {size['layers']} layers, d={size['hidden']}, vocab {size['vocab']}; "
-        f"batch {size['batch']} x {size['seq']}; best of {args.rounds} x {args.steps} steps"
+        f"batch {size['batch']} x {size['seq']}; best of {args.rounds} x {args.steps} steps; "
+        f"JAX layers {'unrolled' if jax_side.unroll_layers else 'in a loop'}"
     )
     print(
         f"first-step loss  jax {jax_first:.5f}  torch {torch_first:.5f}  (same weights, same batch)"
@@ -272,7 +275,13 @@ def main() -> None:
         f"{size['layers']} layers d{size['hidden']}, batch {size['batch']} x {size['seq']}, "
         f"{pinned['threads']} threads"
     )
-    common = {"threads": pinned, "load_end": load_end, "rounds": args.rounds, "steps": args.steps}
+    common = {
+        "threads": pinned,
+        "load_end": load_end,
+        "rounds": args.rounds,
+        "steps": args.steps,
+        "unroll_layers": jax_side.unroll_layers,
+    }
     results.add(
         f"pre-training step ({desc})",
         metric="tokens/s",

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 from lemur_train.config import MeshConfig, ModelConfig, OptimizerConfig
-from lemur_train.model import build_model
+from lemur_train.model import build_model, default_unroll_layers
 from lemur_train.optim import lr_schedule, make_optimizer
 from lemur_train.sharding import batch_sharding, make_mesh
 from lemur_train.train_state import init_state, state_layout
@@ -48,10 +48,11 @@ def _run(
     remat: str = "none",
     dtype: str = "float32",
     steps: int = 2,
+    unroll_layers: bool = False,
     batch: dict[str, np.ndarray] | None = None,
 ) -> tuple[list[float], Any]:
     mesh_obj = make_mesh(mesh, devices)
-    model = build_model(CFG, dtype, remat)  # type: ignore[arg-type]
+    model = build_model(CFG, dtype, remat, unroll_layers)  # type: ignore[arg-type]
     tx = make_optimizer(OPT, 10)
     layout = state_layout(model, tx, mesh_obj)
     state = init_state(model, tx, layout, seed=0)
@@ -115,6 +116,31 @@ def test_full_remat_changes_nothing(single_device_run: tuple[list[float], Any]) 
     losses, params = _run(MeshConfig(data=1), jax.devices()[:1], remat="full")
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
     _assert_trees_close(params, ref_params)
+
+
+def test_unrolled_layers_change_nothing(single_device_run: tuple[list[float], Any]) -> None:
+    ref_losses, ref_params = single_device_run
+    losses, params = _run(MeshConfig(data=1), jax.devices()[:1], unroll_layers=True)
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
+    _assert_trees_close(params, ref_params)
+    # the same parameter tree: layers stacked on a leading axis either way
+    assert jax.tree.structure(params) == jax.tree.structure(ref_params)
+    for x, y in zip(jax.tree.leaves(params), jax.tree.leaves(ref_params), strict=True):
+        assert x.shape == y.shape
+
+
+def test_unrolled_stack_compiles_without_a_loop_and_is_the_cpu_default_for_few_layers() -> None:
+    tokens = np.zeros((2, 16), np.int32)
+
+    def hlo(unroll: bool) -> str:
+        model = build_model(CFG, unroll_layers=unroll)
+        params = model.init(jax.random.PRNGKey(0), tokens)
+        return jax.jit(model.apply).lower(params, tokens).as_text()
+
+    assert "while" not in hlo(True)
+    assert "while" in hlo(False)
+    assert default_unroll_layers(4) is (jax.default_backend() == "cpu")
+    assert default_unroll_layers(32) is False
 
 
 def test_schedule_warms_up_linearly_then_decays_to_ten_percent() -> None:

@@ -214,6 +214,11 @@ class TrainConfig(StageConfig):
     data_seed: int = 0
     compute_dtype: ComputeDtype = "float32"
     remat: RematPolicy = "none"
+    unroll_layers: bool | None = Field(
+        default=None,
+        description="compile the layer stack unrolled (true) or as a loop over one layer (false); "
+        "None = unrolled on CPU up to 8 layers, a loop otherwise. Parameters and results are the same",
+    )
     chip: str = Field(default="cpu", description="peak-FLOPs table entry for MFU (see plan)")
     log_every_steps: int = Field(default=1, ge=1)
     eval_every_steps: int = Field(

@@ -30,7 +30,7 @@ from lemur_train.evaluation import HeldOutEvaluator, split_of
 from lemur_train.flops import chip, measure_cpu_peak, mfu, train_flops_per_token
 from lemur_train.hf_format import save_hf
 from lemur_train.metrics import MetricsLog
-from lemur_train.model import build_model
+from lemur_train.model import build_model, default_unroll_layers
 from lemur_train.optim import lr_schedule, make_optimizer
 from lemur_train.sharding import batch_sharding, make_mesh
 from lemur_train.train_state import count_params, init_state, state_layout
@@ -211,7 +211,10 @@ def _train_and_export(
     newest checkpoint, if any), the step loop with metrics and checkpoints, then the export."""
     cfg.check_mesh_fit(jax.device_count())
     mesh = make_mesh(cfg.mesh)
-    model = build_model(cfg.model, cfg.compute_dtype, cfg.remat)
+    unroll = cfg.unroll_layers
+    if unroll is None:
+        unroll = default_unroll_layers(cfg.model.num_hidden_layers)
+    model = build_model(cfg.model, cfg.compute_dtype, cfg.remat, unroll)
     schedule = lr_schedule(cfg.optimizer, cfg.max_steps)
     tx = make_optimizer(cfg.optimizer, cfg.max_steps)
     layout = state_layout(model, tx, mesh)
