@@ -304,6 +304,34 @@ class Attention(nn.Module):
         )(out).reshape(batch, length, cfg.hidden_size)
 
 
+@jax.custom_vjp
+def swiglu(gate: Array, up: Array) -> Array:
+    """``silu(gate) * up``, whose backward pass recomputes the sigmoid instead of storing it.
+
+    XLA on CPU writes ``sigmoid(gate)``, ``silu(gate)`` and the product as three arrays of the
+    MLP's width when autodiff saves them for the backward pass; at one thread each pass is
+    memory-bound (7 ms for 2048 x 1360 floats). With this rule the forward pass is one fused
+    loop and the backward pass reads only ``gate``, ``up`` and the incoming gradient. The value
+    is the same expression as ``nn.silu(gate) * up``.
+    """
+    return nn.silu(gate) * up
+
+
+def _swiglu_fwd(gate: Array, up: Array) -> tuple[Array, tuple[Array, Array]]:
+    return nn.silu(gate) * up, (gate, up)
+
+
+def _swiglu_bwd(res: tuple[Array, Array], grad: Array) -> tuple[Array, Array]:
+    gate, up = res
+    sig = jax.nn.sigmoid(gate)
+    # d silu(x) / dx = sigmoid(x) * (1 + x * (1 - sigmoid(x)))
+    d_gate = grad * up * (sig * (1 + gate * (1 - sig)))
+    return d_gate.astype(gate.dtype), (grad * (gate * sig)).astype(up.dtype)
+
+
+swiglu.defvjp(_swiglu_fwd, _swiglu_bwd)
+
+
 class MLP(nn.Module):
     """SwiGLU feed-forward: ``down(silu(gate(x)) * up(x))``."""
 
@@ -327,7 +355,7 @@ class MLP(nn.Module):
         rows = x.reshape(-1, x.shape[-1])
         gate = dense("gate_proj", cfg.intermediate_size, ("embed", "mlp"))(rows)
         up = dense("up_proj", cfg.intermediate_size, ("embed", "mlp"))(rows)
-        out = dense("down_proj", cfg.hidden_size, ("mlp", "embed"))(nn.silu(gate) * up)
+        out = dense("down_proj", cfg.hidden_size, ("mlp", "embed"))(swiglu(gate, up))
         return out.reshape(x.shape)
 
 
