@@ -253,12 +253,13 @@ def test_mint_env_in_corrected_mode_does_not_charge_a_mentioned_tag_as_a_proposa
 
 
 OUTPUTS = os.environ.get("LEMUR_MINT_OUTPUTS")
-
-
-@pytest.mark.skipif(
+NEEDS_MINT_OUTPUTS = pytest.mark.skipif(
     not OUTPUTS or not Path(OUTPUTS).is_dir(),
     reason="set LEMUR_MINT_OUTPUTS to MINT's data/outputs (git clone xingyaoww/mint-bench)",
 )
+
+
+@NEEDS_MINT_OUTPUTS
 def test_mint_mode_agrees_with_mints_recorded_verdicts_on_its_own_outputs() -> None:
     from lemur_bench.rescore import rescore_record
 
@@ -316,10 +317,7 @@ def test_fenced_code_runs_import_and_rescore_their_markdown_blocks_as_code(tmp_p
     assert verdicts[1]["correct"] is True
 
 
-@pytest.mark.skipif(
-    not OUTPUTS or not Path(OUTPUTS).is_dir(),
-    reason="set LEMUR_MINT_OUTPUTS to MINT's data/outputs (git clone xingyaoww/mint-bench)",
-)
+@NEEDS_MINT_OUTPUTS
 def test_fenced_code_parse_agrees_with_the_logs_of_mints_eurus_run() -> None:
     from lemur_bench.importers import run_info_from_path
 

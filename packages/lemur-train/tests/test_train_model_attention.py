@@ -12,7 +12,7 @@ import pytest
 import torch
 from lemur_train import model as model_module
 from lemur_train.config import ModelConfig
-from lemur_train.hf_format import hf_from_params
+from lemur_train.hf_format import hf_config_from_model, hf_from_params
 from lemur_train.model import build_model
 from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -58,23 +58,8 @@ def test_blocked_attention_matches_transformers_past_one_block(
 ) -> None:
     tokens = np.random.default_rng(1).integers(0, 97, (2, LENGTH)).astype(np.int32)
     ours, params = _logits(monkeypatch, 64, tokens, np.ones_like(tokens))
-    hf = (
-        LlamaForCausalLM(
-            LlamaConfig(
-                vocab_size=97,
-                hidden_size=32,
-                intermediate_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                num_key_value_heads=2,
-                max_position_embeddings=256,
-                rms_norm_eps=CFG.rms_norm_eps,
-                tie_word_embeddings=False,
-            )
-        )
-        .float()
-        .eval()
-    )
+    hf_cfg = hf_config_from_model(CFG, bos_token_id=None, eos_token_id=None, pad_token_id=None)
+    hf = LlamaForCausalLM(LlamaConfig(**{**hf_cfg, "max_position_embeddings": 256})).float().eval()
     state = {k: torch.tensor(np.asarray(v)) for k, v in hf_from_params(params, CFG).items()}
     hf.load_state_dict(state, strict=True)
     with torch.no_grad():

@@ -136,16 +136,11 @@ def _local_model(cfg: ModelConfig, tensor: int) -> ModelConfig:
     )
 
 
-def saved_residual_bytes(
+def _abstract_loss(
     cfg: ModelConfig, compute_dtype: str, remat: str, rows: int, seq_len: int
-) -> float:
-    """Bytes of every activation the real model's backward pass reads (its autodiff
-    residuals: remat checkpoints, attention probabilities, log-softmax of the logits...) for
-    ``rows`` rows of ``seq_len`` tokens, traced abstractly (nothing allocated). Parameters and
-    inputs are not counted here (they are held anyway)."""
-    # saved_residuals is what jax.ad_checkpoint.print_saved_residuals prints, as data.
-    from jax._src.ad_checkpoint import saved_residuals
-
+) -> tuple[Any, Any, dict[str, jax.ShapeDtypeStruct]]:
+    """The real loss of a ``[rows, seq_len]`` batch with abstract parameters and batch, for
+    tracing (nothing is allocated)."""
     from lemur_train.train_step import token_losses
 
     model = build_model(cfg, compute_dtype, remat)  # type: ignore[arg-type]
@@ -157,6 +152,21 @@ def saved_residual_bytes(
 
     def loss(p: Any, b: Any) -> jax.Array:
         return token_losses(model, p, b, 1, cfg.cross_document_attention)["loss_sum"]
+
+    return loss, params, batch
+
+
+def saved_residual_bytes(
+    cfg: ModelConfig, compute_dtype: str, remat: str, rows: int, seq_len: int
+) -> float:
+    """Bytes of every activation the real model's backward pass reads (its autodiff
+    residuals: remat checkpoints, attention probabilities, log-softmax of the logits...) for
+    ``rows`` rows of ``seq_len`` tokens, traced abstractly (nothing allocated). Parameters and
+    inputs are not counted here (they are held anyway)."""
+    # saved_residuals is what jax.ad_checkpoint.print_saved_residuals prints, as data.
+    from jax._src.ad_checkpoint import saved_residuals
+
+    loss, params, batch = _abstract_loss(cfg, compute_dtype, remat, rows, seq_len)
 
     return float(
         sum(
@@ -170,17 +180,7 @@ def saved_residual_bytes(
 def _logits_slices(cfg: ModelConfig, compute_dtype: str, rows: int, seq_len: int) -> int:
     """How many slices the real loss takes of the ``[rows, T, vocab]`` logits before using them
     (the gradient of each is a padded copy of the whole array), read from its traced jaxpr."""
-    from lemur_train.train_step import token_losses
-
-    model = build_model(cfg, compute_dtype, "none")  # type: ignore[arg-type]
-    params = nn.unbox(abstract_params_boxed(model))
-    batch = {
-        k: jax.ShapeDtypeStruct((rows, seq_len), jax.numpy.int32)
-        for k in ("tokens", "segment_ids", "source_ids")
-    }
-
-    def loss(p: Any, b: Any) -> jax.Array:
-        return token_losses(model, p, b, 1, cfg.cross_document_attention)["loss_sum"]
+    loss, params, batch = _abstract_loss(cfg, compute_dtype, "none", rows, seq_len)
 
     logits = (rows, seq_len, cfg.vocab)
 

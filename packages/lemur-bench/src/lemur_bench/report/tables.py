@@ -197,7 +197,7 @@ _STAND_INS = {"lemur/Household-v0"}
 
 
 def _played_on_stand_in(task: dict[str, Any] | None) -> bool:
-    return bool(task) and bool(set(task.get("env_ids", ())) & _STAND_INS)  # type: ignore[union-attr]
+    return task is not None and bool(set(task.get("env_ids", ())) & _STAND_INS)
 
 
 def _columns(suite: Suite, nl: bool = False) -> list[tuple[str, str]]:
