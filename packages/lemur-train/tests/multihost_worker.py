@@ -1,18 +1,20 @@
 """One process of the multi-host test: ``python multihost_worker.py JOB.json [PROCESS_ID]``.
 
 ``JOB.json`` holds the train config, the corpus and output directories, and for a multi-process
-run the coordinator address and process count. XLA_FLAGS (the CPU device count) comes from the
-parent's environment, before JAX is imported here.
+run the coordinator address, the process count and optionally ``late_s``: seconds process 1
+waits once the job's backend is up, before it trains (a host slow to reach the run). XLA_FLAGS
+(the CPU device count) comes from the parent's environment, before JAX is imported here.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from lemur_train.config import TrainConfig
-from lemur_train.distributed import Launch
+from lemur_train.distributed import Launch, join
 from lemur_train.trainer import train
 
 
@@ -21,6 +23,12 @@ def main() -> None:
     launch = None
     if len(sys.argv) > 2:
         launch = Launch(job["coordinator"], job["num_processes"], int(sys.argv[2]))
+        if launch.process_id == 1 and job.get("late_s"):
+            join(launch)
+            import jax
+
+            jax.devices()  # the backend exists on every process (its start is a rendezvous)
+            time.sleep(job["late_s"])
     config = TrainConfig.model_validate(job["config"])
     result = train(config, Path(job["corpus"]), Path(job["out"]), launch=launch)
     import jax

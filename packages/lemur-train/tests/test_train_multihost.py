@@ -155,6 +155,10 @@ def test_two_processes_from_an_hf_checkpoint_equal_one_process(
                     "out": str(out),
                     "coordinator": f"127.0.0.1:{port}",
                     "num_processes": 2,
+                    # Process 1 reaches the run 35 s after process 0: longer than the 30 s a
+                    # Gloo context waits for its peers, so only a barrier under the config's
+                    # own timeout lets process 0 wait it out (CI once failed so, under load).
+                    "late_s": 35,
                 }
             )
         )

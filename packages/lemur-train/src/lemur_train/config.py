@@ -170,6 +170,9 @@ class DistributedConfig(_Frozen):
     coordinator_address: str | None = None
     num_processes: int | None = Field(default=None, ge=1)
     process_id: int | None = Field(default=None, ge=0)
+    # How long a process waits at a barrier for the others (process 0 alone claims and checks
+    # the run directory, so the others arrive first and wait).
+    barrier_timeout_s: float = Field(default=900.0, gt=0)
 
 
 # Names other lemur configs used to spell differently; each is now the one on the right in both

@@ -118,3 +118,24 @@ def join(launch: Launch | None) -> None:
         num_processes=launch.num_processes,
         process_id=launch.process_id,
     )
+
+
+def barrier(name: str, timeout_s: float) -> None:
+    """Wait until every process of the job reaches ``name`` (nothing in a one-process run).
+
+    The wait is the coordination service's barrier, not a device collective: on CPU the first
+    collective of a device group opens a Gloo context whose rendezvous gives up after a fixed
+    30 s, so processes that arrive unevenly (process 0 claims the run directory while the
+    others have nothing to do) must meet here first, under a timeout the config chooses.
+    """
+    if jax.process_count() == 1:
+        return
+    from jax._src import distributed as jax_distributed  # the barrier has no public spelling
+
+    client = jax_distributed.global_state.client
+    if client is None:  # a TPU slice without jax.distributed: the runtime syncs by itself
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+        return
+    client.wait_at_barrier(name, int(timeout_s * 1000))

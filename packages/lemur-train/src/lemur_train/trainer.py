@@ -25,7 +25,7 @@ from lemur_train import __version__
 from lemur_train.checkpoint import Checkpointer, CheckpointError
 from lemur_train.config import DistributedConfig, TrainConfig
 from lemur_train.data import PackedCorpus, StepSampler
-from lemur_train.distributed import Launch, detect_launch, join
+from lemur_train.distributed import Launch, barrier, detect_launch, join
 from lemur_train.evaluation import HeldOutEvaluator, split_of
 from lemur_train.flops import chip, measure_cpu_peak, mfu, train_flops_per_token
 from lemur_train.hf_format import save_hf
@@ -110,14 +110,6 @@ def maybe_init_distributed(config: DistributedConfig, launch: Launch | None = No
     join(detect_launch(launch, config))
 
 
-def _sync_processes(name: str) -> None:
-    # Process 0 claims (and may clear) the run directory; the others wait before reading it.
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
-        multihost_utils.sync_global_devices(name)
-
-
 def train(
     config: TrainConfig,
     corpus_dir: Path,
@@ -163,7 +155,8 @@ def train(
         stale_scratch="refuse",
         primary=primary,
     ) as run:
-        _sync_processes("lemur-train: run directory claimed")
+        # Process 0 claims (and may clear) the run directory; the others wait before reading it.
+        barrier("lemur-train: run directory claimed", cfg.distributed.barrier_timeout_s)
         if run.status is StageStatus.REUSED:
             return run.result()
         if primary:
@@ -279,6 +272,9 @@ def _train_and_export(
     )
     last_record: dict[str, Any] = {}
     compile_s = 0.0
+    # Reading a checkpoint and measuring the CPU's peak take each process its own time; the
+    # first step's collectives then start together.
+    barrier("lemur-train: state ready", cfg.distributed.barrier_timeout_s)
     started = time.perf_counter()
     try:
         with Progress(
@@ -376,6 +372,8 @@ def _export(
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
+        # Process 0 wrote the last metrics and checkpoint alone: meet before the gather.
+        barrier("lemur-train: export", cfg.distributed.barrier_timeout_s)
         params = multihost_utils.process_allgather(state.params, tiled=True)
     else:
         params = jax.device_get(state.params)
