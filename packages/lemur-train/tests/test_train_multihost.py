@@ -251,3 +251,39 @@ def test_a_preset_with_init_from_does_not_clash_on_head_dim(
     )
     with pytest.raises(ValueError, match="head_dim"):
         resolve_config(other, corpus)
+
+
+_BARRIER_WORKER = """
+import sys, time
+import jax
+jax.distributed.initialize(sys.argv[1], 2, int(sys.argv[2]))
+jax.devices()
+from lemur_train.distributed import barrier
+if sys.argv[2] == "0":
+    barrier("lemur-train: test", 1.0)
+else:
+    time.sleep(6)  # never at the barrier while process 0 waits
+"""
+
+
+@pytest.mark.slow
+def test_a_barrier_the_other_process_never_reaches_is_an_env_error_naming_the_timeout() -> None:
+    from lemur_core.cli_errors import EnvError
+
+    address = f"127.0.0.1:{_free_port()}"
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _BARRIER_WORKER, address, str(i)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in (0, 1)
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert procs[0].returncode != 0 and procs[1].returncode == 0, outputs
+    last = [line for line in outputs[0].splitlines() if line.strip()][-1]
+    assert last.startswith(f"{EnvError.__module__}.EnvError: process 0 of 2 waited 1 s"), last
+    assert "'lemur-train: test'" in last and "distributed.barrier_timeout_s" in last

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import jax
-from lemur_core.cli_errors import UsageError
+from lemur_core.cli_errors import EnvError, UsageError
 
 from lemur_train.config import DistributedConfig
 
@@ -138,4 +138,14 @@ def barrier(name: str, timeout_s: float) -> None:
 
         multihost_utils.sync_global_devices(name)
         return
-    client.wait_at_barrier(name, int(timeout_s * 1000))
+    try:
+        client.wait_at_barrier(name, int(timeout_s * 1000))
+    except jax.errors.JaxRuntimeError as exc:
+        if "DEADLINE_EXCEEDED" not in str(exc):
+            raise
+        raise EnvError(
+            f"process {jax.process_index()} of {jax.process_count()} waited {timeout_s:g} s at "
+            f"'{name}' and not every process arrived",
+            fix="look at the other hosts' logs (one failed or is slower), or raise "
+            "distributed.barrier_timeout_s",
+        ) from exc
