@@ -15,6 +15,8 @@ from lemur_core import (
     ManifestError,
     Producer,
     StaleArtifactError,
+    canonical_json,
+    canonical_json_of_plain,
     canonical_sha256,
     find_reusable,
     read_manifest,
@@ -52,6 +54,14 @@ def test_canonical_sha256_ignores_key_order_and_is_stable_across_processes() -> 
     code = "from lemur_core import canonical_sha256; print(canonical_sha256({'a': {'b': None, 'y': [1.5, 'é']}, 'z': 1}))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert other.stdout.strip() == canonical_sha256(value)
+
+
+def test_canonical_json_of_plain_data_skips_no_byte_of_the_checked_spelling() -> None:
+    plain = {"z": [1, 2.5, None, True], "a": {"é": "ü\n", "b": -0.0}, "m": "x" * 3}
+    assert canonical_json_of_plain(plain) == canonical_json(plain)
+    assert canonical_json_of_plain(["a", {"b": 1}]) == canonical_json(("a", {"b": 1}))
+    with pytest.raises(ValueError):
+        canonical_json_of_plain({"x": float("inf")})  # non-finite stays refused
 
 
 @pytest.mark.parametrize("bad", [float("nan"), {1: "int key"}, object()])

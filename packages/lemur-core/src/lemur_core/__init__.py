@@ -12,7 +12,7 @@ from lemur_core.episodes import (
     TurnRecord,
 )
 from lemur_core.generation import GenerationParams
-from lemur_core.hashing import canonical_json, canonical_sha256
+from lemur_core.hashing import canonical_json, canonical_json_of_plain, canonical_sha256
 from lemur_core.manifest import (
     MANIFEST_NAME,
     ArtifactKind,
@@ -69,6 +69,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "canonical_json",
+    "canonical_json_of_plain",
     "canonical_sha256",
     "file_sha256",
     "find_reusable",

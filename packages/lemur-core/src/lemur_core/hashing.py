@@ -35,13 +35,27 @@ def _normalize(obj: Any) -> Any:
     raise TypeError(f"canonical JSON cannot hold a {type(obj).__name__}: {obj!r}")
 
 
+# Sorted keys, no spaces, UTF-8: the one spelling of canonical JSON.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_json(obj: Any) -> str:
     """Serialize ``obj`` as canonical JSON: sorted keys, no spaces, UTF-8, tuples as lists.
 
     Pydantic models are dumped in JSON mode first; paths become POSIX strings. Non-finite
     floats and non-string keys are refused because they have no single JSON spelling.
     """
-    return json.dumps(_normalize(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(_normalize(obj))
+
+
+def canonical_json_of_plain(obj: Any) -> str:
+    """:func:`canonical_json` of a value that is plain JSON data already (what a pydantic
+    ``model_dump(mode="json")`` gives: string keys, lists, finite numbers), without the walk
+    that normalizes and checks every value — for hot paths. A non-string key would be written
+    as a string instead of refused, so the caller vouches for the keys."""
+    return _ENCODER.encode(obj)
 
 
 def canonical_sha256(obj: Any) -> str:
