@@ -162,7 +162,9 @@ CELL_NOTE = (
 
 
 def _mark_note(rows: list[list[str]], notes: list[str]) -> list[str]:
-    return [*notes, ERROR_NOTE] if any(ERROR_MARK in c for r in rows for c in r) else notes
+    """``notes`` and the note of every mark a cell of ``rows`` carries."""
+    marks = ((STAND_IN_MARK, STAND_IN_NOTE), (ERROR_MARK, ERROR_NOTE))
+    return [*notes, *(note for mark, note in marks if any(mark in c for r in rows for c in r))]
 
 
 def _cell_note(rows: list[list[str]]) -> list[str]:
@@ -310,23 +312,19 @@ def build_tables(summaries: list[dict[str, Any]]) -> list[Table]:
             header.append("Micro Avg.")
         rows = []
         for s in summaries:
-            cells = [_task_cell(s["tasks"].get(n)) for n, _ in cols]
             cells = [
-                c + STAND_IN_MARK if _played_on_stand_in(s["tasks"].get(n)) else c
-                for c, (n, _) in zip(cells, cols, strict=True)
+                _task_cell(t) + (STAND_IN_MARK if _played_on_stand_in(t) else "")
+                for t in (s["tasks"].get(n) for n, _ in cols)
             ]
             if suite is not Suite.EXPLORE:
                 cells.append(_pct(s.get("micro_average", {}).get(suite.value)))
             rows.append([run_label(s), *cells])
-        notes = _cell_note(rows)
-        if any(STAND_IN_MARK in c for r in rows for c in r):
-            notes = [*notes, STAND_IN_NOTE]
         out.append(
             Table(
                 key,
                 title,
                 header,
-                *_with_refs(ref, key, header, rows, _mark_note(rows, notes)),
+                *_with_refs(ref, key, header, rows, _mark_note(rows, _cell_note(rows))),
             )
         )
     out.insert(3, _table6(ref, summaries))
