@@ -31,7 +31,12 @@ def test_marks_within_the_window_share_one_fsync_pass(tmp_path: Path, fsyncs: li
     log = AppendLog(tmp_path / "episodes.jsonl", syncer)
     for i in range(50):
         log.append(f'{{"episode": {i}}}\n')
-    time.sleep(0.6)  # the pass runs once the window has passed, with nobody waiting
+    # The pass runs once the window has passed, with nobody waiting (polled: a busy machine
+    # may start the thread late, which must not read as "no pass").
+    deadline = time.monotonic() + 10
+    while not fsyncs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.1)
     assert fsyncs == [str(tmp_path / "episodes.jsonl")]
     log.close()
     syncer.close()
